@@ -1,0 +1,3 @@
+from nexus_tui.cli import main
+
+main()

@@ -1,0 +1,56 @@
+"""Real-broker fixtures: one single-broker cluster for the whole run, a 3-broker one on demand.
+
+Both are started by the same code as `nexus-tui local up`. Set NEXUS_TUI_TEST_BOOTSTRAP to run
+the single-broker tests against a cluster you already started (faster while developing).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from core.local import LocalCluster
+
+
+@dataclass(frozen=True)
+class KafkaCluster:
+    bootstrap: str
+    brokers: int
+    local: LocalCluster | None  # None when the cluster was given from outside
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, brokers: int) -> Iterator[KafkaCluster]:
+    cluster = LocalCluster(state_dir=tmp_path_factory.mktemp(f"cluster{brokers}"))
+    state = cluster.up(brokers=brokers)
+    try:
+        yield KafkaCluster(state.bootstrap, brokers, cluster)
+    finally:
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """The single-broker cluster shared by the whole test run."""
+    given = os.environ.get("NEXUS_TUI_TEST_BOOTSTRAP")
+    if given:
+        yield KafkaCluster(given, 1, None)
+        return
+    yield from _start(tmp_path_factory, 1)
+
+
+@pytest.fixture(scope="session")
+def kafka3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """A 3-broker KRaft cluster (replication factor 3, min ISR 2) for replication and faults."""
+    yield from _start(tmp_path_factory, 3)
+
+
+@pytest.fixture
+def unique(request: pytest.FixtureRequest) -> str:
+    """A name no other test uses: prefix topics and groups with it."""
+    base = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:60].strip("-")
+    return f"t-{base}-{uuid.uuid4().hex[:8]}"
