@@ -13,20 +13,16 @@ from pathlib import Path
 import psutil
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from core.errors import LocalClusterError
 from core.local import LocalCluster
 from core.local.cluster import port_listening
-
-
-def _create_topic(bootstrap: str, name: str, partitions: int, rf: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, rf)])[name].result(timeout=30)
+from tests.kafka_helpers import create_topic
 
 
 def test_produce_and_consume_through_the_real_broker(kafka, unique):
-    _create_topic(kafka.bootstrap, unique, 3, 1)
+    create_topic(kafka.bootstrap, unique, 3, 1)
     producer = Producer({"bootstrap.servers": kafka.bootstrap, "acks": "all"})
     sent = {f"k{i}".encode(): f"v{i}".encode() for i in range(100)}
     for key, value in sent.items():
@@ -49,7 +45,7 @@ def test_produce_and_consume_through_the_real_broker(kafka, unique):
 def test_three_brokers_and_a_replicated_topic(kafka3, unique):
     admin = AdminClient({"bootstrap.servers": kafka3.bootstrap})
     assert sorted(admin.list_topics(timeout=10).brokers) == [1, 2, 3]
-    _create_topic(kafka3.bootstrap, unique, 3, 3)
+    create_topic(kafka3.bootstrap, unique, 3, 3)
     deadline = time.monotonic() + 30
     while True:  # ISR fills as followers catch up: wait on the condition
         parts = admin.list_topics(unique, timeout=10).topics[unique].partitions
