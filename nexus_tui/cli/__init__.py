@@ -10,6 +10,7 @@ import click
 
 from core.errors import NexusError
 from nexus_tui.cli.local import local
+from nexus_tui.cli.ops import dispatch, group, groups, topic_describe, topics
 from nexus_tui.cli.output import fail
 
 
@@ -52,6 +53,18 @@ def cli(ctx: click.Context) -> None:
 
 
 cli.add_command(local)
+cli.add_command(topics)
+cli.add_command(groups)
+cli.add_command(group)
+cli.add_command(dispatch)
+
+
+@cli.group("topic")
+def topic() -> None:
+    """One topic."""
+
+
+topic.add_command(topic_describe)
 
 
 def main() -> None:

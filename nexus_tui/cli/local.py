@@ -46,7 +46,7 @@ def up(brokers: str, port: int | None, timeout: float, as_json: bool) -> None:
 @local.command()
 @json_option
 def fetch(as_json: bool) -> None:
-    """Fetch Apache Kafka's jars with Maven into the per-user cache (once; later runs reuse them)."""
+    """Fetch Apache Kafka's jars with Maven into the per-user cache (once, then reused)."""
     libs = ensure_jars(progress=_progress)
     emit({"kafka_version": KAFKA_VERSION, "jars": str(libs)},
          f"Apache Kafka {KAFKA_VERSION} jars in {libs}")

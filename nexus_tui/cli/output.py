@@ -9,13 +9,18 @@ from typing import Any
 import click
 
 
+_json_requested = False
+
+
+def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    global _json_requested
+    _json_requested = _json_requested or bool(value)
+    return value
+
+
 def json_mode() -> bool:
-    ctx = click.get_current_context(silent=True)
-    while ctx is not None:
-        if ctx.params.get("as_json"):
-            return True
-        ctx = ctx.parent
-    return False
+    """True when the command line asked for --json (errors are then JSON too)."""
+    return _json_requested
 
 
 def emit(data: Any, human: str | None = None) -> None:
@@ -34,5 +39,6 @@ def fail(message: str, code: int = 1) -> None:
 
 
 json_option = click.option(
-    "--json", "as_json", is_flag=True, default=False, help="Print machine-readable JSON."
+    "--json", "as_json", is_flag=True, default=False, callback=_remember_json,
+    is_eager=True, help="Print machine-readable JSON.",
 )

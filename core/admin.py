@@ -1,0 +1,369 @@
+"""KafkaAdmin: every cluster-wide read and admin write of the core, batched, on confluent-kafka.
+
+A snapshot costs a handful of requests whatever the cluster's size: one Metadata, one
+DescribeCluster, DescribeConfigs for all topics, one ListOffsets round per broker for log
+start and one for log end, ListGroups, DescribeGroups batched per coordinator, and the
+groups' committed offsets with bounded concurrency (librdkafka takes one group per
+OffsetFetch). Commits are read *before* end offsets, so lag is never negative or falsely 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka.admin import (
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
+
+from core.errors import ConfigError, NexusError
+from core.settings import ConnectionSettings
+from core.snapshot import (
+    TOPIC_CONFIGS,
+    Broker,
+    ClusterSnapshot,
+    GroupInfo,
+    GroupMember,
+    PartitionInfo,
+    TopicInfo,
+)
+
+T = TypeVar("T")
+GROUP_OFFSET_CONCURRENCY = 32
+
+
+class ClusterUnreachable(NexusError):
+    """The cluster did not answer within the timeout."""
+
+
+class NotFound(NexusError):
+    """A topic or group that does not exist."""
+
+
+def kafka_error_text(exc: BaseException) -> str:
+    """The readable part of a librdkafka error."""
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        err: KafkaError = exc.args[0]
+        return f"{err.str()} ({err.name()})"
+    return str(exc) or type(exc).__name__
+
+
+def _error_code(exc: BaseException) -> int | None:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0].code()
+    return None
+
+
+def _state_name(state: Any) -> str:
+    name = getattr(state, "name", str(state))
+    return {"PREPARING_REBALANCING": "PreparingRebalance",
+            "COMPLETING_REBALANCING": "CompletingRebalance"}.get(
+        name, name.title().replace("_", ""))
+
+
+class KafkaAdmin:
+    """Admin operations on one cluster; create once, reuse for every refresh."""
+
+    def __init__(self, brokers: str | ConnectionSettings) -> None:
+        self.settings = ConnectionSettings.of(brokers)
+        timeout_ms = int(self.settings.request_timeout_s * 1000)
+        self._admin = AdminClient(self.settings.confluent_config(**{
+            "socket.connection.setup.timeout.ms": min(timeout_ms, 10_000),
+            "log_level": 0,
+        }))
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.request_timeout_s
+
+    async def _await(self, fut: Future[T], what: str) -> T:
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout + 1)
+        except TimeoutError:
+            raise ClusterUnreachable(
+                f"{what}: no answer from {self.settings.bootstrap} within {self.timeout:g} s"
+            ) from None
+        except KafkaException as exc:
+            code = _error_code(exc)
+            if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
+                        KafkaError._ALL_BROKERS_DOWN):
+                raise ClusterUnreachable(
+                    f"{what}: cannot reach {self.settings.bootstrap}: {kafka_error_text(exc)}"
+                ) from None
+            raise NexusError(f"{what}: {kafka_error_text(exc)}") from None
+
+    # ---- metadata -----------------------------------------------------------------------------
+
+    async def _metadata(self) -> Any:
+        try:
+            return await asyncio.to_thread(self._admin.list_topics, timeout=self.timeout)
+        except KafkaException as exc:
+            raise ClusterUnreachable(
+                f"cannot reach the cluster at {self.settings.bootstrap} within "
+                f"{self.timeout:g} s ({kafka_error_text(exc)})"
+            ) from None
+
+    async def topic_names(self, include_internal: bool = False) -> list[str]:
+        md = await self._metadata()
+        return sorted(t for t in md.topics if include_internal or not t.startswith("__"))
+
+    async def partitions_of(self, topic: str) -> int:
+        # whole-cluster metadata: asking for one topic by name lets the broker auto-create it
+        md = await self._metadata()
+        info = md.topics.get(topic)
+        if info is None or info.error is not None:
+            raise NotFound(f"topic {topic} does not exist")
+        return len(info.partitions)
+
+    # ---- snapshot -----------------------------------------------------------------------------
+
+    async def snapshot(
+        self,
+        topic_filter: str | None = None,
+        include_internal: bool = False,
+        groups: bool = True,
+        group_filter: str | None = None,
+        configs: bool = True,
+    ) -> ClusterSnapshot:
+        """The whole cluster (or the topics/groups matching the regexes) in one pass."""
+        started = time.monotonic()
+        taken_at = time.time()
+        topic_re = _compile(topic_filter, "topic filter")
+        group_re = _compile(group_filter, "group filter")
+        errors: list[str] = []
+        md, cluster = await asyncio.gather(
+            self._metadata(),
+            self._await(self._admin.describe_cluster(request_timeout=self.timeout),
+                        "describe cluster"),
+        )
+        brokers = tuple(sorted(
+            (Broker(n.id, n.host, n.port, n.rack) for n in cluster.nodes), key=lambda b: b.id))
+        controller = cluster.controller.id if cluster.controller else None
+        wanted = {
+            name: t for name, t in md.topics.items()
+            if (include_internal or not name.startswith("__"))
+            and (topic_re is None or topic_re.search(name)) and t.error is None
+        }
+        group_infos: dict[str, GroupInfo] = {}
+        if groups:  # commits first, end offsets after: lag can't go negative
+            group_infos = await self._groups(group_re, errors)
+        (starts, ends), topic_configs = await asyncio.gather(
+            self._log_offsets(wanted, errors),
+            self._topic_configs(list(wanted), errors) if configs else _none(),
+        )
+        topics = {}
+        for name, t in wanted.items():
+            parts = tuple(sorted((
+                PartitionInfo(name, p.id, p.leader, tuple(p.replicas), tuple(p.isrs),
+                              starts.get((name, p.id)), ends.get((name, p.id)))
+                for p in t.partitions.values()), key=lambda p: p.partition))
+            topics[name] = TopicInfo(name, parts, internal=name.startswith("__"),
+                                     configs=(topic_configs or {}).get(name, {}))
+        return ClusterSnapshot(
+            cluster_id=cluster.cluster_id or "", controller=controller, brokers=brokers,
+            topics=dict(sorted(topics.items())), groups=group_infos, taken_at=taken_at,
+            took_s=time.monotonic() - started, errors=tuple(errors),
+        )
+
+    async def _log_offsets(
+        self, topics: Mapping[str, Any], errors: list[str]
+    ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+        tps = [TopicPartition(name, p) for name, t in topics.items() for p in t.partitions]
+        if not tps:
+            return {}, {}
+        earliest, latest = await asyncio.gather(
+            self.list_offsets(tps, OffsetSpec.earliest(), errors),
+            self.list_offsets(tps, OffsetSpec.latest(), errors),
+        )
+        return earliest, latest
+
+    async def list_offsets(
+        self, tps: Iterable[TopicPartition], spec: Any, errors: list[str] | None = None
+    ) -> dict[tuple[str, int], int]:
+        """One ListOffsets round (librdkafka groups the partitions by leader broker)."""
+        request = {tp: spec for tp in tps}
+        if not request:
+            return {}
+        futures = self._admin.list_offsets(request, request_timeout=self.timeout)
+        out: dict[tuple[str, int], int] = {}
+        results = await asyncio.gather(
+            *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
+        )
+        for tp, result in zip(futures, results, strict=True):
+            if isinstance(result, BaseException):
+                if errors is not None:
+                    errors.append(f"offsets of {tp.topic}[{tp.partition}]: "
+                                  f"{kafka_error_text(result)}")
+                    continue
+                raise NexusError(f"offsets of {tp.topic}[{tp.partition}]: "
+                                 f"{kafka_error_text(result)}")
+            out[(tp.topic, tp.partition)] = result.offset
+        return out
+
+    async def _topic_configs(
+        self, names: list[str], errors: list[str]
+    ) -> dict[str, dict[str, str]]:
+        if not names:
+            return {}
+        resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
+        futures = self._admin.describe_configs(resources, request_timeout=self.timeout)
+        results = await asyncio.gather(
+            *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
+        )
+        out: dict[str, dict[str, str]] = {}
+        for res, result in zip(futures, results, strict=True):
+            if isinstance(result, BaseException):
+                errors.append(f"configs of {res.name}: {kafka_error_text(result)}")
+                continue
+            out[res.name] = {k: result[k].value for k in TOPIC_CONFIGS if k in result}
+        return out
+
+    # ---- groups -------------------------------------------------------------------------------
+
+    async def _groups(
+        self, group_re: re.Pattern[str] | None, errors: list[str]
+    ) -> dict[str, GroupInfo]:
+        listed = await self._await(
+            self._admin.list_consumer_groups(request_timeout=self.timeout), "list groups")
+        for err in listed.errors or ():
+            errors.append(f"list groups: {err}")
+        ids = sorted(g.group_id for g in listed.valid
+                     if group_re is None or group_re.search(g.group_id))
+        return await self.describe_groups(ids, errors)
+
+    async def describe_groups(
+        self, group_ids: list[str], errors: list[str] | None = None
+    ) -> dict[str, GroupInfo]:
+        """Members, state and committed offsets of these groups (describe batched; offsets
+        fetched with bounded concurrency)."""
+        if not group_ids:
+            return {}
+        described_f = self._admin.describe_consumer_groups(
+            group_ids, request_timeout=self.timeout)
+        sem = asyncio.Semaphore(GROUP_OFFSET_CONCURRENCY)
+
+        async def offsets(gid: str) -> dict[tuple[str, int], int] | BaseException:
+            async with sem:
+                try:
+                    return await self.committed_offsets(gid)
+                except NexusError as exc:
+                    return exc
+
+        described, committed = await asyncio.gather(
+            asyncio.gather(*(asyncio.wrap_future(f) for f in described_f.values()),
+                           return_exceptions=True),
+            asyncio.gather(*(offsets(g) for g in group_ids)),
+        )
+        out: dict[str, GroupInfo] = {}
+        for gid, desc, offs in zip(described_f, described, committed, strict=True):
+            error = None
+            if isinstance(desc, BaseException):
+                error = kafka_error_text(desc)
+                if errors is not None:
+                    errors.append(f"group {gid}: {error}")
+                out[gid] = GroupInfo(gid, "Unknown", error=error)
+                continue
+            if isinstance(offs, BaseException):
+                error = str(offs)
+                if errors is not None:
+                    errors.append(f"offsets of group {gid}: {error}")
+                offs = {}
+            members = tuple(
+                GroupMember(
+                    m.member_id, m.client_id, m.host,
+                    tuple(sorted((tp.topic, tp.partition)
+                                 for tp in (m.assignment.topic_partitions if m.assignment
+                                            else []))),
+                    m.group_instance_id,
+                ) for m in desc.members
+            )
+            out[gid] = GroupInfo(
+                gid, _state_name(desc.state), desc.partition_assignor or "",
+                _state_name(getattr(desc, "type", "")) if getattr(desc, "type", None) else "",
+                desc.coordinator.id if desc.coordinator else None, members, offs, error,
+            )
+        return out
+
+    async def committed_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
+        """Every offset the group committed (partitions without a commit are left out)."""
+        futures = self._admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group_id)], request_timeout=self.timeout)
+        result = await self._await(futures[group_id], f"offsets of group {group_id}")
+        return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions
+                if tp.offset >= 0 and tp.error is None}
+
+    async def group(self, group_id: str) -> GroupInfo:
+        """One group, or NotFound when the cluster knows nothing of it."""
+        info = (await self.describe_groups([group_id]))[group_id]
+        if info.state == "Dead" and not info.offsets and not info.members:
+            raise NotFound(f"group {group_id} does not exist")
+        if info.error:
+            raise NexusError(f"group {group_id}: {info.error}")
+        return info
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    async def alter_group_offsets(
+        self, group_id: str, offsets: Mapping[tuple[str, int], int]
+    ) -> None:
+        """Commit these offsets for an inactive group (the seek's apply step)."""
+        self.settings.check_writable("seek")
+        request = ConsumerGroupTopicPartitions(
+            group_id, [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())])
+        futures = self._admin.alter_consumer_group_offsets(
+            [request], request_timeout=self.timeout)
+        result = await self._await(futures[group_id], f"commit offsets of {group_id}")
+        failed = [f"{tp.topic}[{tp.partition}]: {tp.error.str()}"
+                  for tp in result.topic_partitions if tp.error is not None]
+        if failed:
+            raise NexusError(f"commit offsets of {group_id} failed for " + "; ".join(failed))
+
+    async def create_topics(
+        self, topics: Iterable[tuple[str, int, int]], configs: Mapping[str, str] | None = None,
+        exist_ok: bool = True,
+    ) -> None:
+        """Create (name, partitions, replication factor) topics; wait until all exist."""
+        self.settings.check_writable("create topic")
+        new = [NewTopic(n, p, r, config=dict(configs or {})) for n, p, r in topics]
+        if not new:
+            return
+        futures = self._admin.create_topics(new, request_timeout=self.timeout)
+        for name, fut in futures.items():
+            try:
+                await self._await(fut, f"create topic {name}")
+            except NexusError as exc:
+                if not (exist_ok and "TOPIC_ALREADY_EXISTS" in str(exc)):
+                    raise
+
+    async def delete_topics(self, names: Iterable[str]) -> None:
+        self.settings.check_writable("delete topic")
+        futures = self._admin.delete_topics(list(names), request_timeout=self.timeout)
+        for name, fut in futures.items():
+            await self._await(fut, f"delete topic {name}")
+
+
+async def _none() -> None:
+    return None
+
+
+def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"bad {what} regex {pattern!r}: {exc}") from None

@@ -1,0 +1,138 @@
+"""User configuration: clusters as named contexts, from a TOML file, env vars and .env.
+
+    # ~/.config/nexus-tui/config.toml
+    current_context = "local"
+    refresh_interval_s = 5
+
+    [contexts.local]
+    bootstrap = "127.0.0.1:9092"
+
+    [contexts.prod]
+    bootstrap = "kafka-1.prod:9093"
+    security_protocol = "SASL_SSL"
+    sasl_mechanism = "SCRAM-SHA-512"
+    sasl_username = "oncall"
+    sasl_password_env = "PROD_KAFKA_PASSWORD"   # the secret stays out of the file
+    read_only = true
+
+Env vars override the file: NEXUS_TUI_CURRENT_CONTEXT=prod,
+NEXUS_TUI_CONTEXTS__PROD__SASL_PASSWORD=... (nested keys with `__`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core.errors import ConfigError
+from core.settings import ConnectionSettings, SaslMechanism, SecurityProtocol
+
+
+def config_path() -> Path:
+    """NEXUS_TUI_CONFIG, else $XDG_CONFIG_HOME/nexus-tui/config.toml."""
+    given = os.environ.get("NEXUS_TUI_CONFIG")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "nexus-tui" / "config.toml"
+
+
+class ContextConfig(BaseSettings):
+    """One cluster."""
+
+    bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = Field(None, description="prefer sasl_password_env/_file")
+    sasl_password_env: str | None = Field(None, description="env var holding the password")
+    sasl_password_file: Path | None = Field(None, description="file holding the password")
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
+    client_properties: dict[str, str] = Field(default_factory=dict)
+    read_only: bool = Field(False, description="hide and refuse dispatch and seek")
+    request_timeout_s: float = 10.0
+
+    def password(self) -> SecretStr | None:
+        if self.sasl_password is not None:
+            return self.sasl_password
+        if self.sasl_password_env:
+            value = os.environ.get(self.sasl_password_env)
+            if value is None:
+                raise ConfigError(f"env var {self.sasl_password_env} (the password) is not set")
+            return SecretStr(value)
+        if self.sasl_password_file:
+            try:
+                return SecretStr(self.sasl_password_file.read_text().strip())
+            except OSError as exc:
+                raise ConfigError(f"cannot read the password file: {exc.strerror}") from None
+        return None
+
+    def connection(self, **overrides: Any) -> ConnectionSettings:
+        data = {
+            "bootstrap": self.bootstrap, "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.sasl_mechanism, "sasl_username": self.sasl_username,
+            "sasl_password": self.password(), "ssl_ca_location": self.ssl_ca_location,
+            "ssl_certificate_location": self.ssl_certificate_location,
+            "ssl_key_location": self.ssl_key_location, "ssl_key_password": self.ssl_key_password,
+            "client_properties": dict(self.client_properties), "read_only": self.read_only,
+            "request_timeout_s": self.request_timeout_s,
+        }
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return ConnectionSettings(**data)
+
+
+class NexusSettings(BaseSettings):
+    """Everything a user can configure."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEXUS_TUI_", env_nested_delimiter="__", env_file=".env",
+        extra="ignore",
+    )
+
+    current_context: str | None = Field(None, description="context used when none is given")
+    contexts: dict[str, ContextConfig] = Field(default_factory=dict)
+    refresh_interval_s: float = Field(5.0, ge=0, description="auto-refresh period; 0 = manual")
+    keymap: dict[str, str] = Field(default_factory=dict, description="binding id -> keys")
+    reply_topic: str = Field("nexus-tui.replies.v1", description="where dispatch replies land")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
+
+    def context(self, name: str | None = None) -> tuple[str, ContextConfig]:
+        """The named context (or the current one); a clear error when it is unknown."""
+        name = name or self.current_context
+        if name is None:
+            return "default", ContextConfig()
+        if name not in self.contexts:
+            known = ", ".join(sorted(self.contexts)) or "none configured"
+            raise ConfigError(f"unknown context {name!r} (known: {known}; file {config_path()})")
+        return name, self.contexts[name]
+
+
+def load_settings() -> NexusSettings:
+    try:
+        return NexusSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"bad configuration at {where}: {first['msg']} ({config_path()})")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read configuration {config_path()}: {exc}") from None

@@ -1,0 +1,64 @@
+"""A test dispatch: send one request, confirmed by the broker's ack, and wait for its reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.admin import KafkaAdmin
+from core.envelope import Envelope
+from core.inbox import RemoteError, ReplyTimeout
+from core.publisher import Delivery, KafkaPublisher
+from core.requester import Requester
+from core.settings import ConnectionSettings
+from core.topics import validate_kafka_topic
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    request: Envelope
+    delivery: Delivery  # the broker's ack: "sent" means this exists
+    reply: Envelope | None  # the reply or error reply; None when none came in time
+    latency_ms: float | None
+    error: str | None  # the error reply's text, or why there is no reply
+
+
+async def ensure_reply_topic(admin: KafkaAdmin, topic: str) -> None:
+    """Create the reply topic when it is missing (3 partitions, replicated where possible)."""
+    if topic in await admin.topic_names(include_internal=True):
+        return
+    snap_brokers = len((await admin.snapshot(groups=False, configs=False,
+                                             topic_filter="^$")).brokers)
+    await admin.create_topics([(topic, 3, min(3, max(1, snap_brokers)))])
+
+
+async def dispatch_once(
+    settings: ConnectionSettings, topic: str, payload: Any, *, root_id: str | None = None,
+    reply_timeout: float = 30.0, reply_topic: str = "nexus-tui.replies.v1",
+    source_topic: str | None = None,
+) -> DispatchResult:
+    """Validate everything before sending; send; await the reply unless reply_timeout is 0."""
+    settings.check_writable("dispatch")
+    validate_kafka_topic(topic)
+    validate_kafka_topic(reply_topic)
+    admin = KafkaAdmin(settings)
+    await admin.partitions_of(topic)  # NotFound: never auto-create the destination by producing
+    await ensure_reply_topic(admin, reply_topic)
+    publisher = KafkaPublisher(settings, preset="low-latency")
+    async with Requester(settings, reply_topic, publisher, source_topic) as requester:
+        request = requester.build(topic, payload, root_id)
+        request.encode()  # a payload that cannot be JSON fails here, before anything is sent
+        if reply_timeout <= 0:
+            delivery = await publisher.publish(request)
+            await publisher.close()
+            return DispatchResult(request, delivery, None, None, None)
+        try:
+            delivery, reply, latency = await requester.send_and_wait(request, reply_timeout)
+            return DispatchResult(request, delivery, reply, latency, None)
+        except RemoteError as exc:
+            return DispatchResult(request, exc.delivery, exc.reply, exc.latency_ms,
+                                  exc.reply.error_message or str(exc))
+        except ReplyTimeout as exc:
+            return DispatchResult(request, exc.delivery, None, None, str(exc))
+        finally:
+            await publisher.close()

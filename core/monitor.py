@@ -1,0 +1,198 @@
+"""ClusterMonitor: repeated snapshots turned into what an operator reads — per group lag in
+offsets and seconds, ETA, trend and Burrow status; per topic produce rate and skew.
+
+The monitor keeps bounded histories (core.timelag.LagHistory) between refreshes; everything
+it derives is a pure function of the snapshot, those histories and `now`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from core.admin import KafkaAdmin
+from core.burrow import GroupStatus, GroupVerdict, PartitionVerdict, evaluate_group_samples
+from core.lag import PartitionLag
+from core.settings import ConnectionSettings
+from core.skew import Skew, partition_skew
+from core.snapshot import ClusterSnapshot, TopicInfo
+from core.timelag import LagHistory, Trend, eta_to_drain, lag_trend
+
+RATE_WINDOW_S = 60.0
+TREND_WINDOW_S = 120.0
+SPARK_POINTS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionHealth:
+    lag: PartitionLag
+    verdict: PartitionVerdict
+    time_lag_s: float | None
+    consume_rate: float | None
+    produce_rate: float | None
+
+
+@dataclass(frozen=True)
+class GroupHealth:
+    group_id: str
+    state: str
+    members: int
+    total_lag: int | None
+    max_lag: int | None
+    time_lag_s: float | None  # worst partition, seconds behind
+    time_lag_estimated: bool
+    eta_s: float | None  # None: unknown, inf: not draining at this rate
+    trend: Trend
+    status: GroupStatus
+    reason: str
+    topics: tuple[str, ...]
+    partitions: tuple[PartitionHealth, ...]
+    lag_series: tuple[int, ...]  # recent total lags, oldest first (sparklines)
+    data_loss: int = 0  # partitions whose commit is below log start
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TopicHealth:
+    info: TopicInfo
+    msgs_per_s: float | None
+    partition_rates: dict[int, float | None]
+    skew: Skew
+    groups: tuple[str, ...]
+    max_lag: int | None
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    snapshot: ClusterSnapshot
+    groups: dict[str, GroupHealth]
+    topics: dict[str, TopicHealth]
+    cluster_msgs_per_s: float | None
+    now: float
+
+    def groups_by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for g in self.groups.values():
+            counts[g.status.value] = counts.get(g.status.value, 0) + 1
+        return counts
+
+
+@dataclass
+class LagTracker:
+    """Histories between refreshes plus the pure derivation of the view."""
+
+    history: LagHistory = field(default_factory=LagHistory)
+    burrow_window: int = 10
+    _totals: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
+
+    def observe(self, snap: ClusterSnapshot, now: float) -> MonitorView:
+        for part in snap.partitions():
+            if part.log_end is not None:
+                self.history.record_end_offset(part.topic, part.partition, part.log_end, now)
+        groups = {gid: self._group(snap, gid, now) for gid in snap.groups}
+        topics = {name: self._topic(snap, info, groups, now) for name, info in snap.topics.items()}
+        rates = [t.msgs_per_s for t in topics.values() if t.msgs_per_s is not None]
+        self.history.evict(now)
+        return MonitorView(snap, groups, topics, sum(rates) if rates else None, now)
+
+    def _group(self, snap: ClusterSnapshot, gid: str, now: float) -> GroupHealth:
+        info = snap.groups[gid]
+        lags = snap.partition_lags(gid)
+        histories = {}
+        for row in lags:
+            self.history.record(gid, row.topic, row.partition, row.committed, row.log_end, now,
+                                row.log_start)
+            histories[(row.topic, row.partition)] = self.history.samples(
+                gid, row.topic, row.partition)
+        owned = {(r.topic, r.partition): r.member is not None for r in lags} if (
+            info.members or info.state in ("Empty", "Dead")) else None
+        verdict: GroupVerdict = evaluate_group_samples(
+            gid, histories, now, window=self.burrow_window, members=owned)
+        by_key = {(t, p): v for t, p, v in verdict.partitions}
+        parts = []
+        for row in lags:
+            tl = self.history.time_lag(gid, row.topic, row.partition, now)
+            parts.append(PartitionHealth(
+                row, by_key[(row.topic, row.partition)], tl.seconds if tl else None,
+                self.history.consume_rate(gid, row.topic, row.partition, now, RATE_WINDOW_S),
+                self.history.produce_rate(row.topic, row.partition, now, RATE_WINDOW_S),
+            ))
+        known = [r.lag for r in lags if r.lag is not None]
+        total = sum(known) if known else None
+        series = self._totals.setdefault(gid, deque(maxlen=max(SPARK_POINTS, 120)))
+        if total is not None and (not series or series[-1][0] < now):
+            series.append((now, total))
+        time_lags = [(p.time_lag_s, p) for p in parts if p.time_lag_s is not None]
+        worst = max(time_lags, key=lambda x: x[0], default=(None, None))
+        estimated = False
+        if worst[1] is not None:
+            wl = self.history.time_lag(gid, worst[1].lag.topic, worst[1].lag.partition, now)
+            estimated = bool(wl and wl.estimate)
+        return GroupHealth(
+            group_id=gid, state=info.state, members=len(info.members), total_lag=total,
+            max_lag=max(known) if known else None, time_lag_s=worst[0],
+            time_lag_estimated=estimated, eta_s=self._eta(total, parts), 
+            trend=lag_trend(list(series), now, TREND_WINDOW_S),
+            status=verdict.status, reason=verdict.reason, topics=info.topics,
+            partitions=tuple(parts), lag_series=tuple(v for _, v in list(series)[-SPARK_POINTS:]),
+            data_loss=sum(1 for r in lags if r.data_loss), error=info.error,
+        )
+
+    @staticmethod
+    def _eta(total: int | None, parts: list[PartitionHealth]) -> float | None:
+        if total is None:
+            return None
+        consume = [p.consume_rate for p in parts if p.consume_rate is not None]
+        produce = [p.produce_rate for p in parts if p.produce_rate is not None]
+        if not consume or not produce:
+            return 0.0 if total == 0 else None
+        return eta_to_drain(total, sum(produce), sum(consume))
+
+    def _topic(self, snap: ClusterSnapshot, info: TopicInfo, groups: dict[str, GroupHealth],
+               now: float) -> TopicHealth:
+        rates = {p.partition: self.history.produce_rate(info.name, p.partition, now, RATE_WINDOW_S)
+                 for p in info.partitions}
+        known = [r for r in rates.values() if r is not None]
+        counts = {p.partition: float(p.records or 0) for p in info.partitions}
+        use_rates = known and len(known) == len(rates) and sum(known) > 0
+        skew = partition_skew({k: v or 0.0 for k, v in rates.items()} if use_rates else counts)
+        consumers = tuple(g for g, h in groups.items() if info.name in h.topics)
+        lags = [r.lag.lag for g in consumers for r in groups[g].partitions
+                if r.lag.topic == info.name and r.lag.lag is not None]
+        return TopicHealth(info, sum(known) if known else None, rates, skew, consumers,
+                           max(lags) if lags else None)
+
+
+class ClusterMonitor:
+    """Snapshots of one cluster, one at a time, with the derived health view."""
+
+    def __init__(self, settings: ConnectionSettings | str, *, include_internal: bool = False,
+                 topic_filter: str | None = None, group_filter: str | None = None,
+                 tracker: LagTracker | None = None) -> None:
+        self.admin = KafkaAdmin(settings)
+        self.include_internal = include_internal
+        self.topic_filter = topic_filter
+        self.group_filter = group_filter
+        self.tracker = tracker or LagTracker()
+
+    async def refresh(self, now: float | None = None) -> MonitorView:
+        snap = await self.admin.snapshot(
+            topic_filter=self.topic_filter, include_internal=self.include_internal,
+            group_filter=self.group_filter)
+        return self.tracker.observe(snap, now if now is not None else time.time())
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """12 s, 4 m 10 s, 2 h 5 m, ∞, or - when unknown."""
+    if seconds is None:
+        return "-"
+    if math.isinf(seconds):
+        return "∞"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} m {s % 60} s"
+    return f"{s // 3600} h {(s % 3600) // 60} m"
