@@ -10,6 +10,7 @@ import click
 
 from core.errors import NexusError
 from nexus_tui.cli.local import local
+from nexus_tui.cli.messages import messages
 from nexus_tui.cli.ops import dispatch, group, groups, topic_describe, topics
 from nexus_tui.cli.output import fail
 
@@ -45,11 +46,24 @@ def _crash_log() -> Path:
 
 @click.group(cls=NexusGroup, invoke_without_command=True)
 @click.version_option(package_name="nexus-tui")
+@click.option("-b", "--bootstrap", default=None, envvar="NEXUS_TUI_BOOTSTRAP",
+              metavar="HOST:PORT[,...]", help="Bootstrap servers for the TUI.")
+@click.option("--context", default=None, metavar="NAME", help="A cluster from the config file.")
+@click.option("-X", "properties", multiple=True, metavar="KEY=VALUE",
+              help="Raw librdkafka client property (repeatable).")
+@click.option("--read-only", is_flag=True, help="Hide and refuse dispatch and seek.")
+@click.option("--refresh", type=click.FloatRange(0, 3600), default=None,
+              help="Auto-refresh period in seconds (0: manual; default from config, 5).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
-    """nexus-tui: see and operate Kafka/Redpanda clusters that carry Nexus traffic."""
+def cli(ctx: click.Context, bootstrap: str | None, context: str | None,
+        properties: tuple[str, ...], read_only: bool, refresh: float | None) -> None:
+    """nexus-tui: see and operate Kafka/Redpanda clusters that carry Nexus traffic.
+
+    Without a command it opens the dashboard (the TUI) on the chosen cluster."""
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from nexus_tui.launch import launch_tui
+
+        launch_tui(bootstrap, context, properties, read_only, refresh)
 
 
 cli.add_command(local)
@@ -57,6 +71,7 @@ cli.add_command(topics)
 cli.add_command(groups)
 cli.add_command(group)
 cli.add_command(dispatch)
+cli.add_command(messages)
 
 
 @cli.group("topic")
