@@ -133,6 +133,7 @@ def load_settings() -> NexusSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"bad configuration at {where}: {first['msg']} ({config_path()})")
+        raise ConfigError(
+            f"bad configuration at {where}: {first['msg']} ({config_path()})") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read configuration {config_path()}: {exc}") from None

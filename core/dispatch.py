@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ async def dispatch_once(
     settings: ConnectionSettings, topic: str, payload: Any, *, root_id: str | None = None,
     reply_timeout: float = 30.0, reply_topic: str = "nexus-tui.replies.v1",
     source_topic: str | None = None,
+    on_sent: Callable[[Envelope, Delivery], None] | None = None,
 ) -> DispatchResult:
     """Validate everything before sending; send; await the reply unless reply_timeout is 0."""
     settings.check_writable("dispatch")
@@ -45,20 +47,30 @@ async def dispatch_once(
     await admin.partitions_of(topic)  # NotFound: never auto-create the destination by producing
     await ensure_reply_topic(admin, reply_topic)
     publisher = KafkaPublisher(settings, preset="low-latency")
-    async with Requester(settings, reply_topic, publisher, source_topic) as requester:
-        request = requester.build(topic, payload, root_id)
-        request.encode()  # a payload that cannot be JSON fails here, before anything is sent
-        if reply_timeout <= 0:
-            delivery = await publisher.publish(request)
-            await publisher.close()
-            return DispatchResult(request, delivery, None, None, None)
-        try:
-            delivery, reply, latency = await requester.send_and_wait(request, reply_timeout)
-            return DispatchResult(request, delivery, reply, latency, None)
-        except RemoteError as exc:
-            return DispatchResult(request, exc.delivery, exc.reply, exc.latency_ms,
-                                  exc.reply.error_message or str(exc))
-        except ReplyTimeout as exc:
-            return DispatchResult(request, exc.delivery, None, None, str(exc))
-        finally:
-            await publisher.close()
+    try:
+        async with Requester(settings, reply_topic, publisher, source_topic) as requester:
+            request = requester.build(topic, payload, root_id)
+            request.encode()  # a payload that cannot be JSON fails here, before anything is sent
+            return await _send(requester, request, reply_timeout, on_sent)
+    finally:
+        await publisher.close()
+
+
+async def _send(
+    requester: Requester, request: Envelope, reply_timeout: float,
+    on_sent: Callable[[Envelope, Delivery], None] | None,
+) -> DispatchResult:
+    if reply_timeout <= 0:
+        delivery = await requester.publisher.publish(request)
+        if on_sent is not None:
+            on_sent(request, delivery)
+        return DispatchResult(request, delivery, None, None, None)
+    try:
+        delivery, reply, latency = await requester.send_and_wait(
+            request, reply_timeout, on_sent=on_sent)
+        return DispatchResult(request, delivery, reply, latency, None)
+    except RemoteError as exc:
+        return DispatchResult(request, exc.delivery, exc.reply, exc.latency_ms,
+                              exc.reply.error_message or str(exc))
+    except ReplyTimeout as exc:
+        return DispatchResult(request, exc.delivery, None, None, str(exc))

@@ -133,7 +133,7 @@ class LagTracker:
         return GroupHealth(
             group_id=gid, state=info.state, members=len(info.members), total_lag=total,
             max_lag=max(known) if known else None, time_lag_s=worst[0],
-            time_lag_estimated=estimated, eta_s=self._eta(total, parts), 
+            time_lag_estimated=estimated, eta_s=self._eta(total, parts),
             trend=lag_trend(list(series), now, TREND_WINDOW_S),
             status=verdict.status, reason=verdict.reason, topics=info.topics,
             partitions=tuple(parts), lag_series=tuple(v for _, v in list(series)[-SPARK_POINTS:]),

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,8 +131,10 @@ class Requester:
         return request
 
     async def send_and_wait(
-        self, request: Envelope, timeout: float
+        self, request: Envelope, timeout: float,
+        on_sent: Callable[[Envelope, Delivery], None] | None = None,
     ) -> tuple[Delivery, Envelope, float]:
+        """Publish `request` (acknowledged), then await its reply; `on_sent` runs at the ack."""
         if self._consumer is None:
             raise NexusError("the requester is not started (use `async with`)")
         fut = self.inbox.expect(request.id)
@@ -141,6 +144,8 @@ class Requester:
         except BaseException:
             self.inbox.discard(request.id)
             raise
+        if on_sent is not None:
+            on_sent(request, delivery)
         try:
             reply = await self.inbox.wait(request.id, fut, timeout)
         except ReplyTimeout as exc:

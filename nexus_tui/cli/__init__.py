@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from core.errors import NexusError
+from nexus_tui.cli.errors import errors
 from nexus_tui.cli.local import local
 from nexus_tui.cli.messages import messages
 from nexus_tui.cli.ops import dispatch, group, groups, topic_describe, topics
@@ -72,6 +73,7 @@ cli.add_command(groups)
 cli.add_command(group)
 cli.add_command(dispatch)
 cli.add_command(messages)
+cli.add_command(errors)
 
 
 @cli.group("topic")
