@@ -14,6 +14,7 @@ from nexus_tui.cli.local import local
 from nexus_tui.cli.messages import messages
 from nexus_tui.cli.ops import dispatch, group, groups, topic_describe, topics
 from nexus_tui.cli.output import fail
+from nexus_tui.cli.seek import seek
 
 
 class NexusGroup(click.Group):
@@ -74,6 +75,7 @@ cli.add_command(group)
 cli.add_command(dispatch)
 cli.add_command(messages)
 cli.add_command(errors)
+cli.add_command(seek)
 
 
 @cli.group("topic")
