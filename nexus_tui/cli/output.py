@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-
 _json_requested = False
 
 

@@ -1,0 +1,245 @@
+"""The nexus-tui Textual app: views over the core's snapshot, lag and traffic; actions through
+the core's dispatch and seek. Refreshes run one at a time on the core loop; the UI applies
+the result in place and keeps the last data, marked stale, while the cluster is away."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.timer import Timer
+
+from core.errors import NexusError
+from core.settings import ConnectionSettings
+from nexus_tui.commands import NexusCommands
+from nexus_tui.coreloop import CoreLoop
+from nexus_tui.screens.base import ConnState, NexusScreen
+from nexus_tui.screens.dispatch import DispatchScreen
+from nexus_tui.screens.errors import ErrorsScreen
+from nexus_tui.screens.groups import GroupsScreen
+from nexus_tui.screens.help import HelpScreen
+from nexus_tui.screens.messages import MessagesScreen
+from nexus_tui.screens.overview import OverviewScreen
+from nexus_tui.screens.topics import TopicsScreen
+from nexus_tui.source import DataSource, LiveSource, Pulse
+
+MAX_BACKOFF_S = 8.0
+WRITE_VIEWS = {"dispatch"}
+
+
+@dataclass
+class AppOptions:
+    context: str = "default"
+    refresh_interval_s: float = 5.0
+    read_only: bool = False
+    keymap: dict[str, str] = field(default_factory=dict)
+    reply_topic: str = "nexus-tui.replies.v1"
+    contexts: dict[str, Callable[[], ConnectionSettings]] = field(default_factory=dict)
+
+
+class Refreshed(Message):
+    def __init__(self, pulse: Pulse) -> None:
+        super().__init__()
+        self.pulse = pulse
+
+
+class RefreshFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class NexusApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "nexus-tui"
+    COMMANDS = {NexusCommands}
+    MODES = {
+        "overview": OverviewScreen, "topics": TopicsScreen, "groups": GroupsScreen,
+        "errors": ErrorsScreen, "dispatch": DispatchScreen, "messages": MessagesScreen,
+    }
+    BINDINGS = [
+        Binding("colon", "command_palette", "Jump", id="app.palette"),
+        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
+        Binding("1", "view('overview')", "Overview", show=False, id="app.view.overview"),
+        Binding("2", "view('topics')", "Topics", show=False, id="app.view.topics"),
+        Binding("3", "view('groups')", "Groups", show=False, id="app.view.groups"),
+        Binding("4", "view('errors')", "Errors", show=False, id="app.view.errors"),
+        Binding("5", "view('messages')", "Messages", show=False, id="app.view.messages"),
+        Binding("6", "view('dispatch')", "Dispatch", show=False, id="app.view.dispatch"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, source: DataSource, options: AppOptions | None = None,
+                 core: CoreLoop | None = None) -> None:
+        super().__init__()
+        self.source = source
+        self.options = options or AppOptions()
+        self.core = core
+        self.pulse: Pulse | None = None
+        self.error: str | None = None
+        self.failures = 0
+        self.last_ok: float | None = None
+        self.refreshing = False
+        self.retry_in_s: float | None = None
+        self._timer: Timer | None = None
+        self.refresh_count = 0
+
+    # ---- state ------------------------------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        return self.options.read_only or self.source.settings.read_only
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self.source.settings
+
+    def conn_state(self) -> ConnState:
+        return ConnState(
+            self.options.context, self.source.settings.bootstrap, self.read_only,
+            self.options.refresh_interval_s, self.refreshing, self.error, self.retry_in_s,
+            self.last_ok, self.source.live,
+        )
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.options.keymap:
+            self.set_keymap(self.options.keymap)
+        self.switch_mode("overview")
+        self.action_refresh()
+
+    async def on_unmount(self) -> None:
+        await self.source.close()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "view" and parameters and parameters[0] in WRITE_VIEWS and self.read_only:
+            return False  # hidden (Textual: False hides, None shows disabled)
+        return True
+
+    def action_view(self, name: str) -> None:
+        if name in WRITE_VIEWS and self.read_only:
+            self.notify("read-only: dispatch is not available", severity="warning")
+            return
+        self.switch_mode(name)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def open_seek(self, group_id: str | None = None) -> None:
+        if self.read_only:
+            self.notify("read-only: seek is not available", severity="warning")
+            return
+        from nexus_tui.screens.seek import SeekScreen
+
+        self.push_screen(SeekScreen(group_id))
+
+    # ---- refresh ----------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        if self.refreshing:  # one refresh at a time; a manual one waits for it
+            return
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.refreshing = True
+        self.retry_in_s = None
+        self._update_state()
+        self._refresh_worker()
+
+    @work(exclusive=True, group="refresh", exit_on_error=False)
+    async def _refresh_worker(self) -> None:
+        try:
+            pulse = await self.source.refresh()
+        except NexusError as exc:
+            self.post_message(RefreshFailed(str(exc)))
+        except Exception as exc:  # never a traceback on screen: show it as a banner
+            self.post_message(RefreshFailed(f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(Refreshed(pulse))
+
+    def on_refreshed(self, message: Refreshed) -> None:
+        recovered = self.error is not None
+        self.refreshing = False
+        self.pulse = message.pulse
+        self.error = None
+        self.failures = 0
+        self.last_ok = time.time()
+        self.refresh_count += 1
+        self._apply(message.pulse)
+        if recovered:
+            self.notify("cluster reachable again", timeout=3)
+        self._schedule(self.options.refresh_interval_s)
+
+    def on_refresh_failed(self, message: RefreshFailed) -> None:
+        first = self.error is None
+        self.refreshing = False
+        self.error = message.error
+        self.failures += 1
+        delay = min(MAX_BACKOFF_S, 2.0 ** (self.failures - 1))
+        if self.options.refresh_interval_s:
+            delay = min(delay, max(1.0, self.options.refresh_interval_s))
+        self.retry_in_s = delay
+        self._update_state()
+        if first:
+            self.notify(f"cluster unreachable: {message.error}", severity="error", timeout=4)
+        self._schedule(delay, always=True)
+
+    def _schedule(self, delay: float, always: bool = False) -> None:
+        if delay <= 0 and not always:
+            self._update_state()
+            return
+        self._timer = self.set_timer(max(delay, 0.5), self.action_refresh)
+        self._update_state()
+
+    def _apply(self, pulse: Pulse) -> None:
+        self._update_state()
+        screen = self.screen
+        if isinstance(screen, NexusScreen):
+            screen.apply(pulse)
+
+    def _update_state(self) -> None:
+        screen = self.screen
+        if isinstance(screen, NexusScreen) and screen.is_mounted:
+            screen.sync_state()
+
+    # ---- contexts ---------------------------------------------------------------------------
+
+    async def switch_context(self, name: str) -> None:
+        factory = self.options.contexts.get(name)
+        if factory is None or self.core is None:
+            self.notify(f"unknown context {name}", severity="error")
+            return
+        try:
+            settings = factory()
+        except NexusError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        await self.source.close()
+        self.source = LiveSource(settings, self.core)
+        self.options.context = name
+        self.pulse, self.error, self.last_ok, self.failures = None, None, None, 0
+        self.notify(f"context {name}: {settings.bootstrap}")
+        self.action_refresh()
+
+
+def run_tui(settings: ConnectionSettings, context_name: str = "default",
+            options: AppOptions | None = None) -> None:
+    """Run the TUI on a live cluster until the user quits (blocking)."""
+    core = CoreLoop()
+    opts = options or AppOptions(context=context_name)
+    source = LiveSource(settings, core)
+    try:
+        NexusApp(source, opts, core).run()
+    finally:
+        try:
+            core.submit(source.close()).result(10)
+        except Exception:  # already closed, or the cluster is gone
+            pass
+        core.stop()

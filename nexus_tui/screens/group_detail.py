@@ -1,0 +1,67 @@
+"""One consumer group: per-partition lag with member and host, its status reason, seek."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Label, Static
+
+from core.monitor import fmt_duration
+from nexus_tui.screens.base import NexusScreen
+from nexus_tui.source import Pulse
+from nexus_tui.widgets import Cell, KeyedTable, num
+
+COLUMNS = [("Topic", "topic"), ("P", "p"), ("Committed", "committed"), ("Log end", "end"),
+           ("Lag", "lag"), ("Time lag", "tlag"), ("Member", "member"), ("Host", "host"),
+           ("Status", "status")]
+STATUS_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold red", "STOP": "bold red",
+                "REWIND": "bold red", "UNKNOWN": "dim"}
+
+
+class GroupDetailScreen(NexusScreen):
+    BINDINGS = [Binding("s", "seek", "Seek offsets", id="group.seek")]
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__()
+        self.group_id = group_id
+
+    def compose_body(self) -> ComposeResult:
+        yield Label(f"Group {self.group_id}", classes="title", id="group-title")
+        yield Static(id="group-summary")
+        yield KeyedTable(COLUMNS, id="group-partitions")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "seek" and self.nexus.read_only:
+            return False  # hidden: read-only has no seek at all
+        return True
+
+    def apply(self, pulse: Pulse) -> None:
+        g = pulse.view.groups.get(self.group_id)
+        summary = self.query_one("#group-summary", Static)
+        if g is None:
+            summary.update("[red]this group is gone[/red]")
+            return
+        summary.update(
+            f"state [b]{g.state}[/b], {g.members} member(s), lag [b]{g.total_lag or 0:,}[/b], "
+            f"time lag {fmt_duration(g.time_lag_s)}, ETA {fmt_duration(g.eta_s)}, "
+            f"trend {g.trend.value}\nstatus [b]{g.status.value}[/b]: {g.reason}"
+            + (f"\n[red]{g.data_loss} partition(s) committed below log start: data lost[/red]"
+               if g.data_loss else ""))
+        rows = {}
+        for ph in g.partitions:
+            r, v = ph.lag, ph.verdict
+            rows[f"{r.topic}:{r.partition}"] = [
+                Cell(r.topic), num(r.partition), num(r.committed), num(r.log_end),
+                num(r.lag, style="red" if r.data_loss else ""),
+                Cell(fmt_duration(ph.time_lag_s), ph.time_lag_s or 0.0),
+                Cell(r.client_id or "-"), Cell(r.host or "-"),
+                Cell(v.status.value, v.status.value, STATUS_STYLE.get(v.status.value, "")),
+            ]
+        self.query_one(KeyedTable).sync(rows)
+
+    def action_seek(self) -> None:
+        if self.nexus.read_only:
+            return
+        from nexus_tui.screens.seek import SeekScreen
+
+        self.app.push_screen(SeekScreen(self.group_id))

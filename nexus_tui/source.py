@@ -1,0 +1,122 @@
+"""Where the TUI's data comes from: a live cluster through the core, or a recorded pulse.
+
+`Pulse` is everything one refresh produces. `LiveSource` builds it on the core loop from
+`ClusterMonitor` (snapshot + lag health) and the traffic watcher (Nexus error rates).
+`RecordedSource` replays fixed pulses: only for deterministic screenshots, never as proof of
+Kafka behaviour.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.monitor import ClusterMonitor, MonitorView
+from core.settings import ConnectionSettings
+from nexus_tui.coreloop import CoreLoop
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """One refresh: the monitor's view plus Nexus traffic figures (when watched)."""
+
+    view: MonitorView
+    traffic: dict[str, Any] = field(default_factory=dict)  # topic -> TopicTraffic
+    recent_errors: tuple[Any, ...] = ()
+    recent_dead_letters: tuple[Any, ...] = ()
+    fetched_at: float = field(default_factory=time.time)
+
+    @property
+    def error_replies_per_s(self) -> float | None:
+        rates = [getattr(t, "error_replies_per_s", None) for t in self.traffic.values()]
+        known = [r for r in rates if r is not None]
+        return sum(known) if known else None
+
+    @property
+    def messages_per_s(self) -> float | None:
+        return self.view.cluster_msgs_per_s
+
+
+class DataSource(Protocol):
+    settings: ConnectionSettings
+    live: bool
+
+    async def refresh(self) -> Pulse: ...
+
+    async def close(self) -> None: ...
+
+
+class LiveSource:
+    """A real cluster: snapshots on the core loop, traffic watched from the topics' end."""
+
+    live = True
+
+    def __init__(self, settings: ConnectionSettings, core: CoreLoop,
+                 watch_traffic: bool = True) -> None:
+        self.settings = settings
+        self.core = core
+        self.monitor = ClusterMonitor(settings)
+        self.watch_traffic = watch_traffic
+        self._watcher: Any = None
+        self._watched: set[str] = set()
+
+    async def refresh(self) -> Pulse:
+        return await self.core.call(self._refresh())
+
+    async def _refresh(self) -> Pulse:
+        view = await self.monitor.refresh()
+        traffic: dict[str, Any] = {}
+        errors: Sequence[Any] = ()
+        dead: Sequence[Any] = ()
+        if self.watch_traffic:
+            watcher = await self._ensure_watcher(view)
+            if watcher is not None:
+                traffic = dict(watcher.stats())
+                errors = tuple(watcher.recent_errors())
+                dead = tuple(watcher.recent_dead_letters())
+        return Pulse(view, traffic, tuple(errors), tuple(dead))
+
+    async def _ensure_watcher(self, view: MonitorView) -> Any:
+        try:
+            from core.traffic import TrafficWatcher
+        except ImportError:  # traffic watching not available in this build
+            return None
+        from core.topics import is_dead_letter_topic, is_nexus_topic
+
+        names = [t for t in view.snapshot.topics
+                 if is_nexus_topic(t) or is_dead_letter_topic(t)]
+        if self._watcher is None:
+            self._watcher = TrafficWatcher(self.settings, names)
+            self._watched = set(names)
+            await self._watcher.start()
+        else:
+            for name in set(names) - self._watched:
+                self._watcher.watch(name)
+                self._watched.add(name)
+        return self._watcher
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            watcher, self._watcher = self._watcher, None
+            await self.core.call(watcher.stop())
+
+
+class RecordedSource:
+    """Replays recorded pulses in order (the last one repeats). For screenshots only."""
+
+    live = False
+
+    def __init__(self, pulses: Sequence[Pulse], settings: ConnectionSettings | None = None):
+        self.settings = settings or ConnectionSettings(bootstrap="recorded:9092")
+        self._pulses = list(pulses)
+        self._i = 0
+
+    async def refresh(self) -> Pulse:
+        pulse = self._pulses[min(self._i, len(self._pulses) - 1)]
+        self._i += 1
+        return pulse
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,149 @@
+"""Widgets shared by the screens: a keyed, diffing table; cells that sort by value; sparks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+
+
+class Cell(Text):
+    """Display text that sorts by its value (numbers sort as numbers; None sorts first)."""
+
+    def __init__(self, text: str, value: Any = None, style: str = "", justify: Any = None):
+        super().__init__(text, style=style, justify=justify)
+        self.sort_value = value if value is not None else text
+
+    @property
+    def signature(self) -> tuple[str, str]:
+        return self.plain, str(self.style)
+
+
+def num(value: float | int | None, digits: int = 0, style: str = "") -> Cell:
+    if value is None:
+        return Cell("-", float("-inf"), style="dim", justify="right")
+    text = f"{value:,.{digits}f}" if digits else f"{int(round(value)):,}"
+    return Cell(text, value, style=style, justify="right")
+
+
+def spark(values: Sequence[float], width: int = 12) -> str:
+    """A tiny sparkline of the last `width` values."""
+    data = list(values)[-width:]
+    if not data:
+        return ""
+    lo, hi = min(data), max(data)
+    if hi == lo:
+        return SPARK_CHARS[0 if hi == 0 else 3] * len(data)
+    scale = (len(SPARK_CHARS) - 1) / (hi - lo)
+    return "".join(SPARK_CHARS[int((v - lo) * scale)] for v in data)
+
+
+def compile_filter(text: str) -> tuple[re.Pattern[str] | None, bool]:
+    """k9s-style filter: a regex (a plain substring when it is not one), `!` inverts."""
+    inverse = text.startswith("!")
+    body = text[1:] if inverse else text
+    if not body:
+        return None, False
+    try:
+        return re.compile(body, re.IGNORECASE), inverse
+    except re.error:
+        return re.compile(re.escape(body), re.IGNORECASE), inverse
+
+
+class KeyedTable(DataTable):
+    """A DataTable updated in place from keyed rows: cells change where values changed, new
+    rows are added, gone rows removed; cursor, scroll and sort order are kept."""
+
+    BINDINGS = [
+        Binding("o", "cycle_sort", "Sort", id="table.sort"),
+        Binding("O", "reverse_sort", "Reverse", show=False, id="table.reverse"),
+    ]
+
+    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._columns = list(columns)
+        self._cells: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._all: dict[str, Sequence[Cell]] = {}
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+        self.filter_text = ""
+
+    def on_mount(self) -> None:
+        for label, key in self._columns:
+            self.add_column(label, key=key)
+
+    @property
+    def current_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:
+            return None
+        return row_key.value
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.sync(self._all)
+
+    def _visible(self, rows: Mapping[str, Sequence[Cell]]) -> dict[str, Sequence[Cell]]:
+        pattern, inverse = compile_filter(self.filter_text)
+        if pattern is None:
+            return dict(rows)
+        return {k: v for k, v in rows.items()
+                if bool(pattern.search(k) or pattern.search(v[0].plain)) != inverse}
+
+    def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
+        """Make the table show `rows` (key -> cells in column order)."""
+        self._all = dict(rows)
+        visible = self._visible(rows)
+        keep = self.current_key
+        keys = [c[1] for c in self._columns]
+        with self.app.batch_update():
+            for gone in [k for k in self._cells if k not in visible]:
+                self.remove_row(gone)
+                del self._cells[gone]
+            for key, cells in visible.items():
+                sig = tuple(c.signature for c in cells)
+                old = self._cells.get(key)
+                if old is None:
+                    self.add_row(*cells, key=key)
+                elif old != sig:
+                    for col, cell, before in zip(keys, cells, old, strict=True):
+                        if cell.signature != before:
+                            self.update_cell(key, col, cell)
+                self._cells[key] = sig
+            self._apply_sort(keep)
+
+    def _apply_sort(self, keep: str | None) -> None:
+        if self.sort_column is not None and self.row_count:
+            self.sort(self.sort_column, key=lambda c: _sortable(c), reverse=self.sort_reverse)
+        if keep is not None and keep in self._cells:
+            index = self.get_row_index(keep)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False, scroll=False)
+
+    def action_cycle_sort(self) -> None:
+        keys = [c[1] for c in self._columns]
+        i = keys.index(self.sort_column) + 1 if self.sort_column in keys else 0
+        self.sort_column = keys[i % len(keys)]
+        self.sort_reverse = i % len(keys) != 0  # numbers: biggest first
+        self._apply_sort(self.current_key)
+        self.notify(f"sorted by {self._columns[i % len(keys)][0]}", timeout=1.5)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._apply_sort(self.current_key)
+
+
+def _sortable(cell: Any) -> tuple[int, Any]:
+    value = getattr(cell, "sort_value", cell)
+    if isinstance(value, int | float):
+        return (0, value)
+    return (1, str(value))
