@@ -40,7 +40,7 @@ _NO_ARG = {k.value for k in (StrategyKind.EARLIEST, StrategyKind.LATEST, Strateg
 class SeekScreen(NexusScreen):
     AUTO_FOCUS = "#seek-group"
     BINDINGS = [
-        Binding("ctrl+p", "preview", "Preview", id="seek.preview"),
+        Binding("f5", "preview", "Preview", id="seek.preview"),
     ]
 
     def __init__(self, group_id: str | None = None) -> None:
@@ -82,6 +82,12 @@ class SeekScreen(NexusScreen):
             self.action_preview()
         elif event.button.id == "seek-apply":
             self._apply()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in ("seek-group", "seek-arg", "seek-scope"):
+            self.action_preview()
+        else:
+            super().on_input_submitted(event)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "seek-confirm":

@@ -18,7 +18,8 @@ COLUMNS = [("P", "p"), ("Leader", "leader"), ("Replicas", "replicas"), ("ISR", "
 BAR_WIDTH = 40
 
 
-def bars(values: dict[int, float], hot: tuple[int, ...], width: int = BAR_WIDTH) -> str:
+def bars(values: dict[int, float], hot: tuple[int, ...], width: int = BAR_WIDTH,
+         digits: int = 0) -> str:
     """A horizontal bar per partition (rich markup)."""
     top = max(values.values(), default=0) or 1
     lines = []
@@ -26,7 +27,7 @@ def bars(values: dict[int, float], hot: tuple[int, ...], width: int = BAR_WIDTH)
         n = int(round(v / top * width))
         style = "red" if p in hot else "cyan"
         mark = " [b red]hot[/b red]" if p in hot else ""
-        lines.append(f"p{p:<3} [{style}]{'█' * n}[/{style}]{' ' * (width - n)} {v:,.0f}{mark}")
+        lines.append(f"p{p:<3} [{style}]{'█' * n}[/{style}]{' ' * (width - n)} {v:,.{digits}f}{mark}")
     return "\n".join(lines)
 
 
@@ -77,7 +78,8 @@ class TopicDetailScreen(NexusScreen):
         values = ({p: v or 0.0 for p, v in rates.items()} if use_rates
                   else {p.partition: float(p.records or 0) for p in info.partitions})
         what = "msgs/s" if use_rates else "records"
-        self.query_one("#distribution", Static).update(bars(values, health.skew.hot_partitions))
+        self.query_one("#distribution", Static).update(
+            bars(values, health.skew.hot_partitions, digits=1 if use_rates else 0))
         s = health.skew
         self.query_one("#skew", Static).update(
             f"by {what}: skew [b]{s.level}[/b] — coefficient of variation {s.cv:.2f}"

@@ -1,0 +1,122 @@
+"""Snapshot tests (pytest-textual-snapshot) of every screen, from the recorded cluster in
+nexus_tui/recorded.py: fixed data and pinned clocks, so the SVGs are stable. Update them with
+`pytest tests/test_snapshots.py --snapshot-update` after a deliberate change of a screen."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from nexus_tui.app import AppOptions, NexusApp
+from nexus_tui.recorded import recorded_pulses
+from nexus_tui.source import RecordedSource
+
+SIZE = (150, 42)
+REFRESHES = 12
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def make_app(read_only: bool = False) -> NexusApp:
+    options = AppOptions(context="recorded", refresh_interval_s=0, read_only=read_only)
+    return NexusApp(RecordedSource(recorded_pulses(REFRESHES)), options)
+
+
+async def _loaded(pilot) -> None:
+    """Replay every recorded refresh (the sparklines need their history)."""
+    app = pilot.app
+    for _ in range(REFRESHES):
+        count = app.refresh_count
+        app.action_refresh()
+        while app.refresh_count == count:
+            await pilot.pause(0.01)
+    await pilot.pause()
+
+
+def run(*keys: str, then=None):
+    async def before(pilot) -> None:
+        await _loaded(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        if then is not None:
+            await then(pilot)
+        await pilot.pause()
+        pilot.app.screen.set_focus(None) if keys and keys[-1] == "escape" else None
+
+    return before
+
+
+class TestScreens:
+    def test_overview(self, snap_compare):
+        assert snap_compare(make_app(), run_before=run(), terminal_size=SIZE)
+
+    def test_topics(self, snap_compare):
+        assert snap_compare(make_app(), run_before=run("2"), terminal_size=SIZE)
+
+    def test_topic_detail_with_root_id_lookup(self, snap_compare):
+        async def lookup(pilot) -> None:
+            table = pilot.app.screen.query_one("KeyedTable")
+            table.move_cursor(row=table.get_row_index("demo.greeting.v1"))
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.click("#root-id")
+            await pilot.press(*"client.app.v1:42")
+
+        assert snap_compare(make_app(), run_before=run("2", then=lookup), terminal_size=SIZE)
+
+    def test_groups(self, snap_compare):
+        assert snap_compare(make_app(), run_before=run("3"), terminal_size=SIZE)
+
+    def test_group_detail(self, snap_compare):
+        async def open_slow(pilot) -> None:
+            table = pilot.app.screen.query_one("KeyedTable")
+            table.move_cursor(row=table.get_row_index("demo.orders.v1-slow"))
+            await pilot.press("enter")
+
+        assert snap_compare(make_app(), run_before=run("3", then=open_slow), terminal_size=SIZE)
+
+    def test_errors(self, snap_compare):
+        assert snap_compare(make_app(), run_before=run("4"), terminal_size=SIZE)
+
+    def test_messages(self, snap_compare):
+        assert snap_compare(make_app(), run_before=run("5"), terminal_size=SIZE)
+
+    def test_dispatch(self, snap_compare):
+        async def fill(pilot) -> None:
+            pilot.app.screen.query_one("#topic").value = "demo.greeting.v1"
+
+        assert snap_compare(make_app(), run_before=run("6", then=fill), terminal_size=SIZE)
+
+    def test_seek(self, snap_compare):
+        async def open_seek(pilot) -> None:
+            pilot.app.open_seek("demo.payments.v1-flaky")
+
+        assert snap_compare(make_app(), run_before=run(then=open_seek), terminal_size=SIZE)
+
+    def test_help(self, snap_compare):
+        assert snap_compare(make_app(), run_before=run("3", "question_mark"),
+                            terminal_size=SIZE)
+
+    def test_read_only_groups(self, snap_compare):
+        async def open_group(pilot) -> None:
+            await pilot.press("enter")
+
+        assert snap_compare(make_app(read_only=True), run_before=run("3", then=open_group),
+                            terminal_size=SIZE)
+
+
+def test_snapshot_data_is_recorded_not_live():
+    """A guard: the snapshot app never talks to a cluster."""
+    app = make_app()
+    assert app.source.live is False and "recorded" in app.settings.bootstrap
+    assert os.environ.get("TZ") == "UTC"
