@@ -23,6 +23,9 @@ test: venv jars
 demo: venv jars
 	$(BIN)/nexus-tui demo
 
+screenshots: venv jars
+	$(BIN)/python -m nexus_tui.screenshots
+
 lint: venv
 	$(BIN)/ruff check core nexus_tui tests bench
 
