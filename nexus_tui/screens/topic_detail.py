@@ -27,7 +27,8 @@ def bars(values: dict[int, float], hot: tuple[int, ...], width: int = BAR_WIDTH,
         n = int(round(v / top * width))
         style = "red" if p in hot else "cyan"
         mark = " [b red]hot[/b red]" if p in hot else ""
-        lines.append(f"p{p:<3} [{style}]{'█' * n}[/{style}]{' ' * (width - n)} {v:,.{digits}f}{mark}")
+        bar = f"[{style}]{'█' * n}[/{style}]{' ' * (width - n)}"
+        lines.append(f"p{p:<3} {bar} {v:,.{digits}f}{mark}")
     return "\n".join(lines)
 
 
