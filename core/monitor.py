@@ -84,7 +84,9 @@ class LagTracker:
     """Histories between refreshes plus the pure derivation of the view."""
 
     history: LagHistory = field(default_factory=LagHistory)
-    burrow_window: int = 10
+    burrow_window: int = 10  # samples per Burrow evaluation
+    rate_window_s: float = RATE_WINDOW_S  # produce/consume rates (ETA, msgs/s)
+    trend_window_s: float = TREND_WINDOW_S  # least-squares lag trend
     _totals: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
 
     def observe(self, snap: ClusterSnapshot, now: float) -> MonitorView:
@@ -116,8 +118,8 @@ class LagTracker:
             tl = self.history.time_lag(gid, row.topic, row.partition, now)
             parts.append(PartitionHealth(
                 row, by_key[(row.topic, row.partition)], tl.seconds if tl else None,
-                self.history.consume_rate(gid, row.topic, row.partition, now, RATE_WINDOW_S),
-                self.history.produce_rate(row.topic, row.partition, now, RATE_WINDOW_S),
+                self.history.consume_rate(gid, row.topic, row.partition, now, self.rate_window_s),
+                self.history.produce_rate(row.topic, row.partition, now, self.rate_window_s),
             ))
         known = [r.lag for r in lags if r.lag is not None]
         total = sum(known) if known else None
@@ -134,7 +136,7 @@ class LagTracker:
             group_id=gid, state=info.state, members=len(info.members), total_lag=total,
             max_lag=max(known) if known else None, time_lag_s=worst[0],
             time_lag_estimated=estimated, eta_s=self._eta(total, parts),
-            trend=lag_trend(list(series), now, TREND_WINDOW_S),
+            trend=lag_trend(list(series), now, self.trend_window_s),
             status=verdict.status, reason=verdict.reason, topics=info.topics,
             partitions=tuple(parts), lag_series=tuple(v for _, v in list(series)[-SPARK_POINTS:]),
             data_loss=sum(1 for r in lags if r.data_loss), error=info.error,
@@ -152,7 +154,8 @@ class LagTracker:
 
     def _topic(self, snap: ClusterSnapshot, info: TopicInfo, groups: dict[str, GroupHealth],
                now: float) -> TopicHealth:
-        rates = {p.partition: self.history.produce_rate(info.name, p.partition, now, RATE_WINDOW_S)
+        rates = {p.partition: self.history.produce_rate(info.name, p.partition, now,
+                                                       self.rate_window_s)
                  for p in info.partitions}
         known = [r for r in rates.values() if r is not None]
         counts = {p.partition: float(p.records or 0) for p in info.partitions}
