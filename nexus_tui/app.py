@@ -73,6 +73,7 @@ class NexusApp(App):
         Binding("5", "view('messages')", "Messages", show=False, id="app.view.messages"),
         Binding("6", "view('dispatch')", "Dispatch", show=False, id="app.view.dispatch"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),
     ]
 
     def __init__(self, source: DataSource, options: AppOptions | None = None,

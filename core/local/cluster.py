@@ -51,10 +51,15 @@ class BrokerProcess:
     config_file: str
     log_file: str
     pid: int = 0
+    secure_port: int = 0  # the SASL_SSL listener's port; 0 when the cluster has none
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.secure_port}" if self.secure_port else ""
 
 
 @dataclass
@@ -70,6 +75,11 @@ class ClusterState:
     @property
     def bootstrap(self) -> str:
         return ",".join(b.bootstrap for b in self.brokers)
+
+    @property
+    def secure_bootstrap(self) -> str:
+        """The SASL_SSL listeners ("" when the cluster was started without one)."""
+        return ",".join(b.secure_bootstrap for b in self.brokers if b.secure_port)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -92,6 +102,63 @@ class ClusterStatus:
         return all(self.alive.values()) and self.metadata_brokers is not None and len(
             self.metadata_brokers
         ) == len(self.state.brokers)
+
+
+@dataclass(frozen=True)
+class SecureListener:
+    """A SASL_SSL listener next to the PLAINTEXT one, with SCRAM users and ACLs.
+
+    The PLAINTEXT client listener, the inter-broker listener and the controller listener stay
+    PLAINTEXT: their principal is `User:ANONYMOUS`, which is a super user so that the brokers
+    and controllers may talk to each other. Authorization is therefore only meaningful on the
+    SASL_SSL listener (the tests' security proofs use that one; the PLAINTEXT one is the
+    harness's back door, as on a broker whose plaintext port is firewalled).
+    """
+
+    keystore: str  # PEM: the broker's PKCS#8 private key followed by its certificate chain
+    truststore: str  # PEM: CA certificate(s) to trust (client certificates, with client_auth)
+    scram_users: tuple[tuple[str, str], ...] = ()  # (name, password), created at format time
+    mechanism: str = "SCRAM-SHA-512"  # SCRAM-SHA-256 or SCRAM-SHA-512
+    key_password: str | None = None  # when the key in `keystore` is encrypted
+    client_auth: str = "none"  # none | requested | required (mutual TLS)
+    authorizer: bool = True  # StandardAuthorizer, deny when no ACL matches
+    super_users: tuple[str, ...] = ("admin",)
+
+    def broker_config(self) -> dict[str, str]:
+        prefix = "listener.name.sasl_ssl."
+        mech = self.mechanism.lower()
+        config = {
+            "sasl.enabled.mechanisms": self.mechanism,
+            f"{prefix}sasl.enabled.mechanisms": self.mechanism,
+            f"{prefix}{mech}.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            f"{prefix}ssl.keystore.type": "PEM",
+            f"{prefix}ssl.keystore.location": self.keystore,
+            f"{prefix}ssl.truststore.type": "PEM",
+            f"{prefix}ssl.truststore.location": self.truststore,
+            f"{prefix}ssl.client.auth": self.client_auth,
+        }
+        if self.key_password is not None:
+            config[f"{prefix}ssl.key.password"] = self.key_password
+        if self.authorizer:
+            supers = ["User:ANONYMOUS", *(f"User:{u}" for u in self.super_users)]
+            config.update({
+                "authorizer.class.name":
+                    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "super.users": ";".join(supers),
+                "allow.everyone.if.no.acl.found": "false",
+            })
+        return config
+
+    def format_args(self) -> list[str]:
+        """StorageTool arguments that create the SCRAM users with the cluster's metadata."""
+        args = []
+        for name, password in self.scram_users:
+            for text, what in ((name, "user name"), (password, "password")):
+                if not text or any(c in text for c in '",[]=\\'):
+                    raise LocalClusterError(f"SCRAM {what} may not be empty or hold , [ ] = \\ \"")
+            args += ["--add-scram", f'{self.mechanism}=[name={name},password="{password}"]']
+        return args
 
 
 def default_state_dir() -> Path:
@@ -135,6 +202,13 @@ def _os_free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _os_free_ports_except(count: int, taken: list[int]) -> list[int]:
+    while True:
+        ports = _os_free_ports(count)
+        if not set(ports) & set(taken):
+            return ports
+
+
 def choose_ports(brokers: int, port: int | None) -> list[int]:
     """2×brokers ports: broker listeners first, then controllers.
 
@@ -156,20 +230,24 @@ def choose_ports(brokers: int, port: int | None) -> list[int]:
 
 
 def broker_config(
-    node: BrokerProcess, voters: str, data_dir: Path, brokers: int, extra: dict[str, str]
+    node: BrokerProcess, voters: str, data_dir: Path, brokers: int, extra: dict[str, str],
+    secure: SecureListener | None = None,
 ) -> dict[str, str]:
     rf, min_isr = (3, 2) if brokers >= 3 else (brokers, 1)
+    listeners = f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    if secure is not None:
+        listeners += f",SASL_SSL://127.0.0.1:{node.secure_port}"
+        protocols += ",SASL_SSL:SASL_SSL"
     config = {
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
         "controller.quorum.voters": voters,
-        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": (
-            f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}"
-        ),
+        "listeners": listeners,
+        "advertised.listeners": listeners,
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir / f"node-{node.node_id}" / "data"),
         "offsets.topic.replication.factor": str(rf),
         "offsets.topic.num.partitions": "3",
@@ -191,6 +269,8 @@ def broker_config(
         "broker.heartbeat.interval.ms": "500",
         "broker.session.timeout.ms": "3000",
     }
+    if secure is not None:
+        config.update(secure.broker_config())
     config.update(extra)
     return config
 
@@ -240,6 +320,7 @@ class LocalCluster:
     def __init__(self, state_dir: Path | None = None, progress: Progress | None = None):
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
         self.progress = progress or _quiet
+        self._children: dict[int, subprocess.Popen[bytes]] = {}  # node id -> started here
 
     @property
     def state_file(self) -> Path:
@@ -269,8 +350,13 @@ class LocalCluster:
         port: int | None = None,
         timeout: float = 90.0,
         extra_config: dict[str, str] | None = None,
+        secure: SecureListener | None = None,
     ) -> ClusterState:
-        """Format fresh storage, start `brokers` nodes detached and wait until all answer."""
+        """Format fresh storage, start `brokers` nodes detached and wait until all answer.
+
+        With `secure`, every node also listens with SASL_SSL on a port of its own (see
+        `ClusterState.secure_bootstrap`), SCRAM users are created at format time and, unless
+        disabled, the StandardAuthorizer denies what no ACL allows on that listener."""
         if brokers not in (1, 3):
             raise LocalClusterError(f"--brokers must be 1 or 3, not {brokers}")
         existing = self.load_state()
@@ -284,6 +370,7 @@ class LocalCluster:
         java = find_java()
         libs = ensure_jars(progress=self.progress)
         ports = choose_ports(brokers, port)
+        secure_ports = _os_free_ports_except(brokers, ports) if secure else [0] * brokers
         data_dir = Path(tempfile.mkdtemp(prefix="nexus-tui-kafka-"))
         nodes = [
             BrokerProcess(
@@ -292,6 +379,7 @@ class LocalCluster:
                 controller_port=ports[brokers + i],
                 config_file=str(data_dir / f"node-{i + 1}" / "server.properties"),
                 log_file=str(data_dir / f"node-{i + 1}" / "server.log"),
+                secure_port=secure_ports[i],
             )
             for i in range(brokers)
         ]
@@ -300,10 +388,12 @@ class LocalCluster:
         try:
             for node in nodes:
                 Path(node.config_file).parent.mkdir(parents=True)
-                config = broker_config(node, voters, data_dir, brokers, extra_config or {})
+                config = broker_config(node, voters, data_dir, brokers, extra_config or {},
+                                       secure)
                 _write_properties(Path(node.config_file), config)
             self.progress(f"formatting storage for {brokers} node(s)")
-            self._format(java, libs, state)
+            self._format(java, libs, state, secure.format_args() if secure else [],
+                         [pw for _, pw in secure.scram_users] if secure else [])
             self.progress(f"starting {brokers} broker(s) on {state.bootstrap}")
             for node in nodes:
                 self._launch(java, libs, node)
@@ -315,13 +405,14 @@ class LocalCluster:
             raise
         return state
 
-    def _format(self, java: str, libs: Path, state: ClusterState) -> None:
+    def _format(self, java: str, libs: Path, state: ClusterState,
+                extra_args: list[str] | None = None, secrets: list[str] | None = None) -> None:
         procs = [
             subprocess.Popen(
                 [java, *TOOL_JVM_FLAGS, "-cp", java_classpath(libs),
                  f"-Dlog4j2.configurationFile={tools_log_config()}",
                  "kafka.tools.StorageTool", "format", "-t", state.cluster_id,
-                 "-c", node.config_file],
+                 "-c", node.config_file, *(extra_args or [])],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             )
             for node in state.brokers
@@ -330,6 +421,8 @@ class LocalCluster:
             out, _ = proc.communicate(timeout=120)
             if proc.returncode != 0:
                 lines = [ln for ln in out.strip().splitlines() if not ln.startswith("\tat ")]
+                for secret in secrets or []:  # never echo a SCRAM password
+                    lines = [ln.replace(secret, "***") for ln in lines]
                 raise LocalClusterError(
                     f"formatting node {node.node_id} failed: {' | '.join(lines[-3:])}"
                 )
@@ -346,13 +439,15 @@ class LocalCluster:
                 start_new_session=True,
             )
         node.pid = proc.pid
+        self._children[node.node_id] = proc
 
     def _wait_ready(self, state: ClusterState, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         want = tuple(b.node_id for b in state.brokers)
         while True:
             for node in state.brokers:
-                if _owned(node) is None:
+                # our own child: poll() is exact (its cmdline is Python's until exec is done)
+                if self._children[node.node_id].poll() is not None:
                     raise LocalClusterError(
                         f"broker {node.node_id} exited during start; last lines of "
                         f"{node.log_file}:\n{_log_tail(node.log_file)}"
@@ -403,7 +498,7 @@ class LocalCluster:
         self._save_state(state)
         deadline = time.monotonic() + timeout
         while node_id not in (metadata_broker_ids(state.bootstrap) or ()):
-            if _owned(node) is None:
+            if self._children[node_id].poll() is not None:
                 raise LocalClusterError(
                     f"broker {node_id} exited during start:\n{_log_tail(node.log_file)}"
                 )

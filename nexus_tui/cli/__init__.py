@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from core.errors import NexusError
+from nexus_tui.cli.demo import demo
 from nexus_tui.cli.errors import errors
 from nexus_tui.cli.local import local
 from nexus_tui.cli.messages import messages
@@ -76,6 +77,7 @@ cli.add_command(dispatch)
 cli.add_command(messages)
 cli.add_command(errors)
 cli.add_command(seek)
+cli.add_command(demo)
 
 
 @cli.group("topic")
