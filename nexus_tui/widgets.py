@@ -117,7 +117,7 @@ class KeyedTable(DataTable):
                 elif old != sig:
                     for col, cell, before in zip(keys, cells, old, strict=True):
                         if cell.signature != before:
-                            self.update_cell(key, col, cell)
+                            self.update_cell(key, col, cell, update_width=True)
                 self._cells[key] = sig
             self._apply_sort(keep)
 
