@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -59,3 +59,21 @@ async def wait_until(cond: Callable[[], bool | Awaitable[bool]], timeout: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.05)  # polling interval of the deadline-bounded wait
+
+
+def produce_counts(bootstrap: str, topic: str, per_partition: list[int]) -> None:
+    """`per_partition[p]` small records into partition p, all acknowledged."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for partition, count in enumerate(per_partition):
+        for i in range(count):
+            producer.produce(topic, f"v{i}".encode(), partition=partition)
+    assert producer.flush(30) == 0
+
+
+def commit_offsets(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Commit these offsets for `group` (which stays Empty: the consumer never subscribes)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                    asynchronous=False)
+    consumer.close()

@@ -7,29 +7,11 @@ import os
 import subprocess
 import sys
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-
 from core.admin import KafkaAdmin
 from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool
-from tests.kafka_helpers import create_topic
+from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
 
 PARTITIONS = 4
-
-
-def _produce(bootstrap: str, topic: str, per_partition: list[int]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap})
-    for partition, count in enumerate(per_partition):
-        for i in range(count):
-            producer.produce(topic, f"v{i}".encode(), partition=partition)
-    assert producer.flush(30) == 0
-
-
-def _commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                    asynchronous=False)
-    consumer.close()
 
 
 def _kafka_describe(bootstrap: str, group: str) -> dict[tuple[str, int], tuple[str, str, str]]:
@@ -54,14 +36,14 @@ def _ours(rows: list) -> dict[tuple[str, int], tuple[str, str, str]]:
 async def test_lag_matches_consumer_group_command(kafka, unique):
     topic = unique
     create_topic(kafka.bootstrap, topic, partitions=PARTITIONS)
-    _produce(kafka.bootstrap, topic, [30, 20, 10, 0])
+    produce_counts(kafka.bootstrap, topic, [30, 20, 10, 0])
     partial, at_end, other = f"{unique}-partial", f"{unique}-end", f"{unique}-none"
     # partial commits: p0 half way, p1 at 0, p2 and p3 never committed
-    _commit(kafka.bootstrap, partial, {(topic, 0): 15, (topic, 1): 0})
-    _commit(kafka.bootstrap, at_end, {(topic, p): n for p, n in enumerate([30, 20, 10, 0])})
+    commit_offsets(kafka.bootstrap, partial, {(topic, 0): 15, (topic, 1): 0})
+    commit_offsets(kafka.bootstrap, at_end, {(topic, p): n for p, n in enumerate([30, 20, 10, 0])})
     # a group with commits on another topic only: no commits on ours
     create_topic(kafka.bootstrap, f"{topic}-x", partitions=1)
-    _commit(kafka.bootstrap, other, {(f"{topic}-x", 0): 0})
+    commit_offsets(kafka.bootstrap, other, {(f"{topic}-x", 0): 0})
 
     snap = await KafkaAdmin(kafka.bootstrap).snapshot(topic_filter=f"^{unique}")
     for group in (partial, at_end):
@@ -86,8 +68,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 async def test_group_describe_json_shape_and_errors(kafka, unique):
     create_topic(kafka.bootstrap, unique, partitions=2)
-    _produce(kafka.bootstrap, unique, [5, 3])
-    _commit(kafka.bootstrap, unique, {(unique, 0): 2})
+    produce_counts(kafka.bootstrap, unique, [5, 3])
+    commit_offsets(kafka.bootstrap, unique, {(unique, 0): 2})
     out = _cli("group", "describe", unique, "-b", kafka.bootstrap, "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

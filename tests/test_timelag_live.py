@@ -7,12 +7,12 @@ import asyncio
 import threading
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from core.burrow import GroupStatus, PartitionStatus
 from core.monitor import ClusterMonitor, LagTracker
 from core.timelag import Trend
-from tests.kafka_helpers import create_topic
+from tests.kafka_helpers import commit_offsets, create_topic
 
 RATE = 50  # records/s produced
 SAMPLE_S = 0.25
@@ -43,10 +43,7 @@ class Paced:
 
 
 def _commit(bootstrap: str, group: str, topic: str, offset: int) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(topic, 0, offset)], asynchronous=False)
-    consumer.close()
+    commit_offsets(bootstrap, group, {(topic, 0): offset})
 
 
 async def _sample_for(monitor: ClusterMonitor, seconds: float):

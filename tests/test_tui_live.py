@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
 from textual.widgets import Input, Static, TextArea
 
 from core import Envelope, HandlerContext, KafkaPublisher, KafkaSubscriber, partition_for_key
@@ -18,7 +17,7 @@ from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import Banner
 from nexus_tui.source import LiveSource
 from nexus_tui.widgets import KeyedTable
-from tests.kafka_helpers import create_topic
+from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
 
 SIZE = (160, 50)
 
@@ -43,16 +42,8 @@ def cell(app: NexusApp, row: str, column: str) -> str:
 
 def _seed(bootstrap: str, topic: str, group: str, per_partition: list[int],
           committed: list[int]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap})
-    for p, n in enumerate(per_partition):
-        for i in range(n):
-            producer.produce(topic, f"x{i}".encode(), partition=p)
-    producer.flush(30)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                        "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in enumerate(committed)],
-                    asynchronous=False)
-    consumer.close()
+    produce_counts(bootstrap, topic, per_partition)
+    commit_offsets(bootstrap, group, {(topic, p): o for p, o in enumerate(committed)})
 
 
 @pytest.fixture
