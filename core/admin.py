@@ -10,7 +10,9 @@ OffsetFetch). Commits are read *before* end offsets, so lag is never negative or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
@@ -54,12 +56,51 @@ class NotFound(NexusError):
     """A topic or group that does not exist."""
 
 
+class AuthenticationFailed(ClusterUnreachable):
+    """The cluster refused the connection's credentials (SASL) or its TLS handshake failed."""
+
+
+#: Authorization errors, in words that say which ACL is missing.
+_NOT_AUTHORIZED = {
+    KafkaError.GROUP_AUTHORIZATION_FAILED: "not authorized for this group: the principal "
+    "needs an ACL for it (Describe to see it, Read to commit offsets)",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "not authorized for this topic: the principal "
+    "needs an ACL for it (Describe to see it, DescribeConfigs, Read, Write or Create)",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "not authorized on the cluster: the principal "
+    "needs an ACL on the cluster resource for this operation",
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "not authorized for this "
+    "transactional id",
+}
+#: Errors of the link itself that a timeout would otherwise hide (reported by librdkafka's
+#: error callback, not by the request that timed out): the credentials or TLS are refused...
+_LINK_ERRORS = (KafkaError._AUTHENTICATION, KafkaError._SSL,
+                KafkaError.SASL_AUTHENTICATION_FAILED)
+#: ...or the brokers cannot be reached at all (name not resolved, connection refused).
+_REACH_ERRORS = (KafkaError._RESOLVE, KafkaError._TRANSPORT)
+_LINK_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
+_LINK_SUFFIX = re.compile(r" \(after \d+ms in state \w+(?:, \d+ identical error\(s\) "
+                          r"suppressed)?\)$")
+
+
 def kafka_error_text(exc: BaseException) -> str:
-    """The readable part of a librdkafka error."""
+    """The readable part of a librdkafka error (authorization errors say what is missing)."""
     if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
         err: KafkaError = exc.args[0]
+        if err.code() in _NOT_AUTHORIZED:
+            return f"{_NOT_AUTHORIZED[err.code()]} ({err.name()})"
         return f"{err.str()} ({err.name()})"
     return str(exc) or type(exc).__name__
+
+
+def link_error_text(err: KafkaError) -> str:
+    """One line for a connection-level error: librdkafka's reason without its
+    connection-state prefix and timing suffix, saying what failed."""
+    text = _LINK_SUFFIX.sub("", _LINK_PREFIX.sub("", err.str().strip()))
+    if err.code() == KafkaError._SSL:
+        return f"TLS handshake failed: {text.removeprefix('SSL handshake failed: ')}"
+    if err.code() in _LINK_ERRORS:
+        return f"authentication failed: {text}"
+    return text
 
 
 def _error_code(exc: BaseException) -> int | None:
@@ -75,33 +116,74 @@ def _state_name(state: Any) -> str:
         name, name.title().replace("_", ""))
 
 
+class _LinkErrors:
+    """The last connection-level errors librdkafka reported (its error callback, any thread):
+    an authentication/TLS failure, and the last reason a broker could not be reached."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.refused: KafkaError | None = None
+        self.unreachable: KafkaError | None = None
+
+    def record(self, err: KafkaError) -> None:
+        with self._lock:
+            if err.code() in _LINK_ERRORS:
+                self.refused = err
+            elif err.code() in _REACH_ERRORS:
+                self.unreachable = err
+
+    def take(self) -> tuple[KafkaError | None, KafkaError | None]:
+        with self._lock:
+            taken = self.refused, self.unreachable
+            self.refused = self.unreachable = None
+        return taken
+
+
 class KafkaAdmin:
     """Admin operations on one cluster; create once, reuse for every refresh."""
 
     def __init__(self, brokers: str | ConnectionSettings) -> None:
         self.settings = ConnectionSettings.of(brokers)
         timeout_ms = int(self.settings.request_timeout_s * 1000)
-        self._admin = AdminClient(self.settings.confluent_config(**{
-            "socket.connection.setup.timeout.ms": min(timeout_ms, 10_000),
-            "log_level": 0,
-        }))
+        self._link_errors = _LinkErrors()
+        try:
+            self._admin = AdminClient(self.settings.confluent_config(**{
+                "socket.connection.setup.timeout.ms": min(timeout_ms, 10_000),
+                "log_level": 0, "error_cb": self._link_errors.record,
+            }))
+        except KafkaException as exc:  # e.g. a key that does not open with ssl_key_password
+            raise ConfigError(f"bad connection settings: {kafka_error_text(exc)}") from None
 
     @property
     def timeout(self) -> float:
         return self.settings.request_timeout_s
 
+    def _unreachable(self, fallback: str) -> ClusterUnreachable:
+        """Why the cluster did not answer: refused credentials or TLS (AuthenticationFailed),
+        else the last connection error librdkafka reported, else `fallback`."""
+        self._admin.poll(0)  # serve the error callback
+        refused, unreachable = self._link_errors.take()
+        if refused is not None:
+            return AuthenticationFailed(
+                f"{link_error_text(refused)} (connecting to {self.settings.bootstrap})")
+        if unreachable is not None:
+            return ClusterUnreachable(
+                f"cannot reach the cluster at {self.settings.bootstrap} within "
+                f"{self.timeout:g} s: {link_error_text(unreachable)}")
+        return ClusterUnreachable(fallback)
+
     async def _await(self, fut: Future[T], what: str) -> T:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout + 1)
         except TimeoutError:
-            raise ClusterUnreachable(
+            raise self._unreachable(
                 f"{what}: no answer from {self.settings.bootstrap} within {self.timeout:g} s"
             ) from None
         except KafkaException as exc:
             code = _error_code(exc)
             if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
-                        KafkaError._ALL_BROKERS_DOWN):
-                raise ClusterUnreachable(
+                        KafkaError._ALL_BROKERS_DOWN) + _LINK_ERRORS:
+                raise self._unreachable(
                     f"{what}: cannot reach {self.settings.bootstrap}: {kafka_error_text(exc)}"
                 ) from None
             raise NexusError(f"{what}: {kafka_error_text(exc)}") from None
@@ -109,10 +191,12 @@ class KafkaAdmin:
     # ---- metadata -----------------------------------------------------------------------------
 
     async def _metadata(self) -> Any:
+        self._admin.poll(0)  # forget connection errors from before this round:
+        self._link_errors.take()  # a failure below is explained by its own
         try:
             return await asyncio.to_thread(self._admin.list_topics, timeout=self.timeout)
         except KafkaException as exc:
-            raise ClusterUnreachable(
+            raise self._unreachable(
                 f"cannot reach the cluster at {self.settings.bootstrap} within "
                 f"{self.timeout:g} s ({kafka_error_text(exc)})"
             ) from None
@@ -200,10 +284,9 @@ class KafkaAdmin:
             return {}
         futures = self._admin.list_offsets(request, request_timeout=self.timeout)
         out: dict[tuple[str, int], int] = {}
-        results = await asyncio.gather(
-            *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
-        )
-        for tp, result in zip(futures, results, strict=True):
+        await _all_done(futures.values())
+        for tp, fut in futures.items():
+            result = fut.exception() or fut.result()
             if isinstance(result, BaseException):
                 if errors is not None:
                     errors.append(f"offsets of {tp.topic}[{tp.partition}]: "
@@ -358,6 +441,36 @@ class KafkaAdmin:
 
 async def _none() -> None:
     return None
+
+
+async def _all_done(futures: Iterable[Future[Any]]) -> None:
+    """Wait until every future is done, woken once: librdkafka completes one future per
+    partition, and an asyncio wrapper for each (10,000 for a snapshot of 5,000 partitions)
+    cost the loop's thread a wake-up, a callback and a gather entry apiece."""
+    pending = list(futures)
+    if not pending:
+        return
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    lock = threading.Lock()
+    left = len(pending)
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def one_done(_: Future[Any]) -> None:  # on librdkafka's thread (or here, if done already)
+        nonlocal left
+        with lock:
+            left -= 1
+            last = left == 0
+        if last:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(finish)
+
+    for fut in pending:
+        fut.add_done_callback(one_done)
+    await done
 
 
 def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:

@@ -15,6 +15,10 @@
     sasl_password_env = "PROD_KAFKA_PASSWORD"   # the secret stays out of the file
     read_only = true
 
+Every secret (sasl_password, ssl_key_password, sasl_oauthbearer_client_secret) can be given
+as `<name>_env` (an env var holding it) or `<name>_file` (a file holding it) instead; OAuth
+(OIDC) and Amazon MSK IAM contexts are shown in docs/SECURITY.md.
+
 Env vars override the file: NEXUS_TUI_CURRENT_CONTEXT=prod,
 NEXUS_TUI_CONTEXTS__PROD__SASL_PASSWORD=... (nested keys with `__`).
 """
@@ -34,7 +38,7 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
-from core.settings import ConnectionSettings, SaslMechanism, SecurityProtocol
+from core.settings import ConnectionSettings, OAuthMethod, SaslMechanism, SecurityProtocol
 
 
 def config_path() -> Path:
@@ -60,24 +64,44 @@ class ContextConfig(BaseSettings):
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
     ssl_key_password: SecretStr | None = None
+    ssl_key_password_env: str | None = None
+    ssl_key_password_file: Path | None = None
+    sasl_oauthbearer_method: OAuthMethod | None = None
+    sasl_oauthbearer_token_endpoint_url: str | None = None
+    sasl_oauthbearer_client_id: str | None = None
+    sasl_oauthbearer_client_secret: SecretStr | None = None
+    sasl_oauthbearer_client_secret_env: str | None = None
+    sasl_oauthbearer_client_secret_file: Path | None = None
+    sasl_oauthbearer_scope: str | None = None
+    sasl_oauthbearer_extensions: str | None = None
+    msk_iam_region: str | None = Field(None, description="Amazon MSK IAM auth in this region")
     client_properties: dict[str, str] = Field(default_factory=dict)
     read_only: bool = Field(False, description="hide and refuse dispatch and seek")
     request_timeout_s: float = 10.0
 
-    def password(self) -> SecretStr | None:
-        if self.sasl_password is not None:
-            return self.sasl_password
-        if self.sasl_password_env:
-            value = os.environ.get(self.sasl_password_env)
-            if value is None:
-                raise ConfigError(f"env var {self.sasl_password_env} (the password) is not set")
-            return SecretStr(value)
-        if self.sasl_password_file:
+    def _secret(self, name: str, what: str) -> SecretStr | None:
+        """The secret `name`: given inline, else from the env var `name_env`, else from the
+        file `name_file`. Errors name the variable or file, never a value."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        env: str | None = getattr(self, f"{name}_env")
+        path: Path | None = getattr(self, f"{name}_file")
+        if env:
+            found = os.environ.get(env)
+            if found is None:
+                raise ConfigError(f"env var {env} ({what}) is not set")
+            return SecretStr(found)
+        if path:
             try:
-                return SecretStr(self.sasl_password_file.read_text().strip())
+                return SecretStr(path.read_text().strip())
             except OSError as exc:
-                raise ConfigError(f"cannot read the password file: {exc.strerror}") from None
+                raise ConfigError(f"cannot read the {what} file {path}: "
+                                  f"{exc.strerror}") from None
         return None
+
+    def password(self) -> SecretStr | None:
+        return self._secret("sasl_password", "the password")
 
     def connection(self, **overrides: Any) -> ConnectionSettings:
         data = {
@@ -85,12 +109,26 @@ class ContextConfig(BaseSettings):
             "sasl_mechanism": self.sasl_mechanism, "sasl_username": self.sasl_username,
             "sasl_password": self.password(), "ssl_ca_location": self.ssl_ca_location,
             "ssl_certificate_location": self.ssl_certificate_location,
-            "ssl_key_location": self.ssl_key_location, "ssl_key_password": self.ssl_key_password,
+            "ssl_key_location": self.ssl_key_location,
+            "ssl_key_password": self._secret("ssl_key_password", "the TLS key password"),
+            "sasl_oauthbearer_method": self.sasl_oauthbearer_method,
+            "sasl_oauthbearer_token_endpoint_url": self.sasl_oauthbearer_token_endpoint_url,
+            "sasl_oauthbearer_client_id": self.sasl_oauthbearer_client_id,
+            "sasl_oauthbearer_client_secret": self._secret(
+                "sasl_oauthbearer_client_secret", "the OAuth client secret"),
+            "sasl_oauthbearer_scope": self.sasl_oauthbearer_scope,
+            "sasl_oauthbearer_extensions": self.sasl_oauthbearer_extensions,
+            "msk_iam_region": self.msk_iam_region,
             "client_properties": dict(self.client_properties), "read_only": self.read_only,
             "request_timeout_s": self.request_timeout_s,
         }
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return ConnectionSettings(**data)
+        try:
+            return ConnectionSettings(**data)
+        except ValidationError as exc:  # e.g. oidc without a client id: one line, no values
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "context"
+            raise ConfigError(f"bad connection settings ({where}): {first['msg']}") from None
 
 
 class NexusSettings(BaseSettings):

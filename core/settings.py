@@ -3,19 +3,35 @@
 `ConnectionSettings` holds what every client needs (bootstrap, security, raw client
 properties, read-only); it renders itself for confluent-kafka (librdkafka) and for aiokafka.
 Secrets are `SecretStr`: they never show in repr, logs or JSON.
+
+SASL/OAUTHBEARER comes in two forms (docs/SECURITY.md): OIDC client credentials
+(`sasl_oauthbearer_method="oidc"`: librdkafka fetches tokens itself; aiokafka clients get
+them from `OidcTokenProvider`, the same grant) and Amazon MSK IAM (`msk_iam_region`: tokens
+signed by `aws-msk-iam-sasl-signer-python`, the optional `msk-iam` extra).
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import ssl
+import threading
+import time
+import urllib.parse
+import urllib.request
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from aiokafka.abc import AbstractTokenProvider
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from core.errors import ConfigError, ReadOnlyError
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+OAuthMethod = Literal["default", "oidc"]
+#: Renew a cached token this long before it expires.
+TOKEN_MARGIN_S = 60.0
 
 
 class ConnectionSettings(BaseModel):
@@ -32,11 +48,41 @@ class ConnectionSettings(BaseModel):
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
     ssl_key_password: SecretStr | None = None
+    sasl_oauthbearer_method: OAuthMethod | None = Field(
+        None, description="oidc: OAuth client-credentials tokens from the token endpoint")
+    sasl_oauthbearer_token_endpoint_url: str | None = None
+    sasl_oauthbearer_client_id: str | None = None
+    sasl_oauthbearer_client_secret: SecretStr | None = None
+    sasl_oauthbearer_scope: str | None = None
+    sasl_oauthbearer_extensions: str | None = Field(
+        None, description="SASL extensions, key=value,key=value (e.g. logicalCluster=lkc-1)")
+    msk_iam_region: str | None = Field(
+        None, description="AWS region: authenticate to Amazon MSK with IAM (msk-iam extra)")
     client_properties: dict[str, str] = Field(
         default_factory=dict, description="raw librdkafka properties (-X key=value)"
     )
     read_only: bool = Field(False, description="refuse publish, dispatch and seek")
     request_timeout_s: float = Field(10.0, description="bound on any one admin round trip")
+
+    @model_validator(mode="after")
+    def _check_oauth(self) -> ConnectionSettings:
+        if self.msk_iam_region is not None:
+            if self.sasl_mechanism not in (None, "OAUTHBEARER"):
+                raise ValueError("msk_iam_region authenticates with OAUTHBEARER, not "
+                                 f"{self.sasl_mechanism}")
+            if self.sasl_oauthbearer_method == "oidc":
+                raise ValueError("use msk_iam_region or sasl_oauthbearer_method=oidc, not both")
+        if self.sasl_oauthbearer_method == "oidc":
+            missing = [name for name in ("token_endpoint_url", "client_id", "client_secret")
+                       if getattr(self, f"sasl_oauthbearer_{name}") is None]
+            if missing:
+                raise ValueError("sasl_oauthbearer_method=oidc needs "
+                                 + ", ".join(f"sasl_oauthbearer_{m}" for m in missing))
+        return self
+
+    @property
+    def oauthbearer(self) -> bool:
+        return self.sasl_mechanism == "OAUTHBEARER" or self.msk_iam_region is not None
 
     @classmethod
     def of(cls, brokers: str | ConnectionSettings, **kw: Any) -> ConnectionSettings:
@@ -59,6 +105,21 @@ class ConnectionSettings(BaseModel):
         }
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.msk_iam_region is not None:
+            conf["sasl.mechanism"] = "OAUTHBEARER"
+            conf["oauth_cb"] = MskIamTokens(self.msk_iam_region).for_librdkafka
+        elif self.sasl_oauthbearer_method == "oidc":
+            secret = self.sasl_oauthbearer_client_secret
+            conf.update({
+                "sasl.oauthbearer.method": "oidc",
+                "sasl.oauthbearer.token.endpoint.url": self.sasl_oauthbearer_token_endpoint_url,
+                "sasl.oauthbearer.client.id": self.sasl_oauthbearer_client_id,
+                "sasl.oauthbearer.client.secret": secret.get_secret_value() if secret else "",
+            })
+            if self.sasl_oauthbearer_scope:
+                conf["sasl.oauthbearer.scope"] = self.sasl_oauthbearer_scope
+            if self.sasl_oauthbearer_extensions:
+                conf["sasl.oauthbearer.extensions"] = self.sasl_oauthbearer_extensions
         if self.sasl_username is not None:
             conf["sasl.username"] = self.sasl_username
         if self.sasl_password is not None:
@@ -82,19 +143,150 @@ class ConnectionSettings(BaseModel):
             "bootstrap_servers": self.bootstrap.split(","),
             "security_protocol": self.security_protocol,
         }
-        if self.sasl_mechanism:
+        if self.msk_iam_region is not None:
+            kw["sasl_mechanism"] = "OAUTHBEARER"
+            kw["sasl_oauth_token_provider"] = MskIamTokens(self.msk_iam_region).aiokafka()
+        elif self.sasl_mechanism == "OAUTHBEARER":
+            kw["sasl_mechanism"] = "OAUTHBEARER"
+            if self.sasl_oauthbearer_method != "oidc":
+                raise ConfigError("OAUTHBEARER for the aiokafka clients (subscriber, "
+                                  "dispatch, messages) needs sasl_oauthbearer_method=oidc or "
+                                  "msk_iam_region")
+            kw["sasl_oauth_token_provider"] = OidcTokenProvider.of(self)
+        elif self.sasl_mechanism:
             kw["sasl_mechanism"] = self.sasl_mechanism
             kw["sasl_plain_username"] = self.sasl_username
             if self.sasl_password is not None:
                 kw["sasl_plain_password"] = self.sasl_password.get_secret_value()
         if self.security_protocol in ("SSL", "SASL_SSL"):
-            ctx = ssl.create_default_context(cafile=self.ssl_ca_location)
+            try:
+                ctx = ssl.create_default_context(cafile=self.ssl_ca_location)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                raise ConfigError(f"cannot load the CA file {self.ssl_ca_location}: "
+                                  f"{getattr(exc, 'strerror', None) or exc}") from None
             if self.ssl_certificate_location:
                 key_pw = self.ssl_key_password
                 password = key_pw.get_secret_value() if key_pw else None
-                ctx.load_cert_chain(self.ssl_certificate_location, self.ssl_key_location, password)
+                try:
+                    ctx.load_cert_chain(self.ssl_certificate_location, self.ssl_key_location,
+                                        password)
+                except (OSError, ValueError) as exc:
+                    raise ConfigError(
+                        f"cannot load the client certificate {self.ssl_certificate_location} "
+                        f"and key {self.ssl_key_location} (wrong ssl_key_password?): "
+                        f"{getattr(exc, 'strerror', None) or exc}") from None
             kw["ssl_context"] = ctx
         return kw
+
+
+# ---- SASL/OAUTHBEARER tokens ----------------------------------------------------------------
+
+
+def _extensions(text: str | None) -> dict[str, str]:
+    pairs = (item.partition("=") for item in (text or "").split(",") if item.strip())
+    return {k.strip(): v.strip() for k, _, v in pairs}
+
+
+class OidcTokens:
+    """OAuth 2 client-credentials tokens from a token endpoint (RFC 6749 §4.4), cached until
+    shortly before they expire. librdkafka does the same grant itself (`method=oidc`); this
+    one serves the aiokafka clients. The secret goes in the Authorization header only."""
+
+    def __init__(self, url: str, client_id: str, client_secret: SecretStr,
+                 scope: str | None = None, timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.client_id = client_id
+        self._secret = client_secret
+        self.scope = scope
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._token: tuple[str, float] | None = None  # (token, expires at, epoch seconds)
+
+    def get(self) -> tuple[str, float]:
+        """(token, expiry in epoch seconds); blocking (call it from a thread)."""
+        with self._lock:
+            if self._token is None or time.time() > self._token[1] - TOKEN_MARGIN_S:
+                self._token = self._fetch()
+            return self._token
+
+    def _fetch(self) -> tuple[str, float]:
+        form = {"grant_type": "client_credentials"}
+        if self.scope:
+            form["scope"] = self.scope
+        basic = base64.b64encode(
+            f"{urllib.parse.quote(self.client_id)}:"
+            f"{urllib.parse.quote(self._secret.get_secret_value())}".encode()).decode()
+        request = urllib.request.Request(
+            self.url, data=urllib.parse.urlencode(form).encode(), method="POST",
+            headers={"Authorization": f"Basic {basic}", "Accept": "application/json",
+                     "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                body = json.loads(response.read())
+            token = body["access_token"]
+            lifetime = float(body.get("expires_in", 300))
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # HTTPError is an OSError
+            raise ConfigError(f"no OAuth token from {self.url}: "
+                              f"{getattr(exc, 'reason', None) or exc}") from None
+        return str(token), time.time() + lifetime
+
+
+class OidcTokenProvider(AbstractTokenProvider):
+    """aiokafka's token provider over `OidcTokens`."""
+
+    def __init__(self, tokens: OidcTokens, extensions: dict[str, str] | None = None) -> None:
+        self.tokens = tokens
+        self._extensions = extensions or {}
+
+    @classmethod
+    def of(cls, settings: ConnectionSettings) -> OidcTokenProvider:
+        assert settings.sasl_oauthbearer_token_endpoint_url is not None
+        assert settings.sasl_oauthbearer_client_id is not None
+        assert settings.sasl_oauthbearer_client_secret is not None
+        return cls(OidcTokens(settings.sasl_oauthbearer_token_endpoint_url,
+                              settings.sasl_oauthbearer_client_id,
+                              settings.sasl_oauthbearer_client_secret,
+                              settings.sasl_oauthbearer_scope),
+                   _extensions(settings.sasl_oauthbearer_extensions))
+
+    async def token(self) -> str:
+        return (await asyncio.to_thread(self.tokens.get))[0]
+
+    def extensions(self) -> dict[str, str]:
+        return dict(self._extensions)
+
+
+class MskIamTokens:
+    """Amazon MSK IAM auth tokens (SigV4-signed, from the default AWS credential chain) by
+    `aws-msk-iam-sasl-signer-python`, installed with `pip install 'nexus-tui[msk-iam]'`."""
+
+    def __init__(self, region: str) -> None:
+        try:
+            from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+        except ImportError:
+            raise ConfigError("msk_iam_region needs the msk-iam extra: "
+                              "pip install 'nexus-tui[msk-iam]'") from None
+        self.region = region
+        self._provider = MSKAuthTokenProvider
+
+    def get(self) -> tuple[str, float]:
+        token, expiry_ms = self._provider.generate_auth_token(self.region)
+        return token, expiry_ms / 1000
+
+    def for_librdkafka(self, _config: str) -> tuple[str, float]:
+        """confluent-kafka's `oauth_cb`: (token, expiry in epoch seconds)."""
+        return self.get()
+
+    def aiokafka(self) -> AbstractTokenProvider:
+        return _MskIamTokenProvider(self)
+
+
+class _MskIamTokenProvider(AbstractTokenProvider):
+    def __init__(self, tokens: MskIamTokens) -> None:
+        self.tokens = tokens
+
+    async def token(self) -> str:
+        return (await asyncio.to_thread(self.tokens.get))[0]
 
 
 def parse_properties(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:

@@ -490,20 +490,29 @@ class LocalCluster:
 
     def start_broker(self, node_id: int, timeout: float = 60.0) -> None:
         """Start a stopped node again on its own data and ports."""
+        self.start_brokers([node_id], timeout)
+
+    def start_brokers(self, node_ids: list[int], timeout: float = 60.0) -> None:
+        """Start stopped nodes again together (after a full outage a quorum of controllers
+        must come back at once) and wait until every one of them is in the metadata."""
         state = self.require_state()
-        node = self._node(node_id, state)
-        if _owned(node) is not None:
-            raise LocalClusterError(f"broker {node_id} is already running")
-        self._launch(find_java(), ensure_jars(), node)
+        nodes = [self._node(node_id, state) for node_id in node_ids]
+        for node in nodes:
+            if _owned(node) is not None:
+                raise LocalClusterError(f"broker {node.node_id} is already running")
+        java, libs = find_java(), ensure_jars()
+        for node in nodes:
+            self._launch(java, libs, node)
         self._save_state(state)
         deadline = time.monotonic() + timeout
-        while node_id not in (metadata_broker_ids(state.bootstrap) or ()):
-            if self._children[node_id].poll() is not None:
-                raise LocalClusterError(
-                    f"broker {node_id} exited during start:\n{_log_tail(node.log_file)}"
-                )
+        while not set(node_ids) <= set(metadata_broker_ids(state.bootstrap) or ()):
+            for node in nodes:
+                if self._children[node.node_id].poll() is not None:
+                    raise LocalClusterError(f"broker {node.node_id} exited during start:\n"
+                                            f"{_log_tail(node.log_file)}")
             if time.monotonic() > deadline:
-                raise LocalClusterError(f"broker {node_id} did not rejoin within {timeout:.0f} s")
+                which = ", ".join(str(n) for n in node_ids)
+                raise LocalClusterError(f"broker(s) {which} did not rejoin within {timeout:.0f} s")
             time.sleep(0.2)  # poll interval of the rejoin condition above
 
     def _node(self, node_id: int, state: ClusterState | None = None) -> BrokerProcess:

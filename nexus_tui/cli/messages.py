@@ -32,18 +32,21 @@ KINDS = [k.value for k in MessageKind] + [UNDECODABLE]
 def parse_time(text: str) -> int:
     """ISO 8601 (no zone = local time) or Unix milliseconds, as Unix milliseconds."""
     stripped = text.strip()
-    if stripped.isdigit():
+    bad = ConfigError(
+        f"--from-time {text[:40]!r} is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z) "
+        "or Unix milliseconds"
+    )
+    if stripped.isascii() and stripped.isdigit():
+        if len(stripped) > 15:  # beyond year 33000 in ms: not a time
+            raise bad
         return int(stripped)
     try:
         moment = datetime.fromisoformat(stripped)
-    except ValueError:
-        raise ConfigError(
-            f"--from-time {text!r} is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z) "
-            "or Unix milliseconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # naive: the local time zone
-    return int(moment.timestamp() * 1000)
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # naive: the local time zone
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        raise bad from None
 
 
 def _start_at(from_offset: int | None, from_time: str | None, from_beginning: bool,

@@ -219,6 +219,8 @@ def dispatch(conn: ConnectionSettings, topic: str, payload: str, root_id: str | 
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--payload is not valid JSON: {exc.msg} at char {exc.pos}") from None
+    except RecursionError:
+        raise ConfigError("--payload is JSON nested too deeply") from None
     from core.config import load_settings
 
     result = run(dispatch_once(

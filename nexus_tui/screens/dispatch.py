@@ -51,6 +51,8 @@ def check_payload(text: str) -> tuple[Any, str | None]:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
         return None, f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+    except RecursionError:
+        return None, "not a usable payload: JSON nested too deeply"
 
 
 class DispatchScreen(NexusScreen):
