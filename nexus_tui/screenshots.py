@@ -100,14 +100,15 @@ async def shoot(bootstrap: str, warmup_s: float) -> list[Path]:
             result = app.screen.query_one("#result")
             await pause_until(pilot, lambda: "after" in str(result.render()), 30)
             save("dispatch")
-            await pilot.press("5")
+            app.action_view("messages")  # not a key press: the dispatch form has the focus
             await pilot.pause(0.5)
             app.screen.query_one("#msg-topic").value = "demo.greeting.v1"
             await pilot.press("ctrl+l")
             await pause_until(pilot, lambda: bool(app.screen.query_one("KeyedTable")._cells),
                               20)
             save("messages")
-            await pilot.press("question_mark")
+            app.screen.query_one("KeyedTable").focus()
+            app.action_help()
             await pilot.pause(0.3)
             save("help")
     finally:
