@@ -26,6 +26,11 @@ demo: venv jars
 screenshots: venv jars
 	$(BIN)/python -m nexus_tui.screenshots
 
+BENCH_ARGS ?=
+bench: venv jars
+	@status=0; for b in local_up publisher subscriber request_reply snapshot tui; do \
+	  $(BIN)/python bench/$$b.py $(BENCH_ARGS) || status=1; done; exit $$status
+
 lint: venv
 	$(BIN)/ruff check core nexus_tui tests bench
 

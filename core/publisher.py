@@ -1,17 +1,29 @@
 """KafkaPublisher: produce Nexus envelopes, acknowledged by the broker, on confluent-kafka.
 
 librdkafka does the batching, compression, idempotence and Java-compatible murmur2
-partitioning (`partitioner=murmur2_random`: key = root_id). A poller thread serves delivery
-reports and hands them to the event loop in bursts, so awaiting one publish costs one loop
-wake-up and a batch of 100,000 costs a few hundred.
+partitioning (`partitioner=murmur2_random`: key = root_id). Delivery reports are served where
+they cost least (measured with bench/publisher.py, see BENCHMARKS.md):
+
+- while the event loop produces a burst (5,000+ records/s), it serves them itself every 256
+  records (`poll(0)` inline) and the poller thread keeps away: a second thread taking the GIL
+  for each of 100,000 callbacks, against a loop busy encoding, cost ~15% more CPU;
+- otherwise the poller thread waits for them and wakes the loop once per burst of reports,
+  so a lone publish() is resolved as soon as its ack arrives.
+
+Reports land in a deque (thread-safe appends) and are resolved on the loop only. A batch
+(`publish_many`) is one future for all its records, not one per record, and the delivery
+callback is a partial rather than a closure (fewer GC-tracked objects per record in flight).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -43,6 +55,38 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+
+
+#: Records produced between two inline polls of a burst.
+INLINE_POLL_EVERY = 256
+#: INLINE_POLL_EVERY records within this time make a burst (5,000+ records/s); slower
+#: publishing (a request/reply service) never polls inline, so its acks are never delayed.
+BURST_WINDOW_S = 0.05
+#: How long the poller thread stays away after the loop served reports itself.
+INLINE_QUIET_S = 0.01
+
+
+class _Batch:
+    """The acknowledgements of one publish_many: one future resolved when all are in."""
+
+    __slots__ = ("future", "results", "pending", "sealed")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.results: list[Delivery | PublishError | None] = []
+        self.pending = 0
+        self.sealed = False  # every record is produced: resolve when pending drops to 0
+
+    def settle(self, index: int, result: Delivery | PublishError) -> None:
+        self.results[index] = result
+        self.pending -= 1
+        if self.pending == 0 and self.sealed and not self.future.done():
+            self.future.set_result(None)
+
+
+def _report(append: Callable[[Any], None], target: Any, err: KafkaError | None, msg: Any) -> None:
+    """librdkafka's delivery callback (any thread): queue the report for the loop."""
+    append((target, err, msg))
 
 
 def _describe(err: KafkaError, topic: str) -> str:
@@ -102,8 +146,14 @@ class KafkaPublisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._done: list[tuple[asyncio.Future[Delivery], KafkaError | None, Any]] = []
+        # (target, err, msg) appended by delivery callbacks on any thread, drained on the loop
+        self._done: deque[tuple[Any, KafkaError | None, Any]] = deque()
+        self._drain_scheduled = False
+        self._inline_at = 0.0  # monotonic time the loop last served reports itself
+        self._wake_poller = threading.Event()  # ends the poller's quiet time early
+        self._produced = 0
+        self._burst_mark = 0.0  # when _produced last crossed a multiple of INLINE_POLL_EVERY
+        self._valid_topics: set[str] = set()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -126,6 +176,7 @@ class KafkaPublisher:
             return
         await self.flush(timeout)
         self._stopping.set()
+        self._wake_poller.set()
         if self._poller:
             await asyncio.to_thread(self._poller.join, 5)
         self._producer = None
@@ -140,7 +191,9 @@ class KafkaPublisher:
         """Wait until queued records are acknowledged; returns how many are still queued."""
         if self._producer is None:
             return 0
-        return await asyncio.to_thread(self._producer.flush, timeout)
+        left = await asyncio.to_thread(self._producer.flush, timeout)
+        self._drain()  # flush served the last reports on its own thread
+        return left
 
     # ---- publishing ---------------------------------------------------------------------------
 
@@ -158,9 +211,23 @@ class KafkaPublisher:
     async def publish_many(self, envelopes: Iterable[Envelope]) -> list[Delivery]:
         """Produce many envelopes without waiting message by message; raise on the first error
         after all of them were acknowledged or failed."""
-        futures = [self.publish_nowait(e) for e in envelopes]
-        self.metrics.batch(len(futures))
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        self.settings.check_writable("publish")
+        if self._producer is None or self._loop is None:
+            raise PublishError("the publisher is not started (use `async with` or start())")
+        batch = _Batch(self._loop)
+        results = batch.results
+        send = self._send
+        for envelope in envelopes:
+            target = (batch, len(results))
+            results.append(None)
+            batch.pending += 1
+            send(envelope.destination_topic, envelope.key, envelope.encode(), None, target)
+        self.metrics.batch(len(results))
+        batch.sealed = True
+        if batch.pending:
+            self._inline_at = 0.0  # nothing more to produce: the poller takes over at once
+            self._wake_poller.set()
+            await batch.future
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -180,43 +247,84 @@ class KafkaPublisher:
     ) -> asyncio.Future[Delivery]:
         if self._producer is None or self._loop is None:
             raise PublishError("the publisher is not started (use `async with` or start())")
-        validate_kafka_topic(topic)
         fut: asyncio.Future[Delivery] = self._loop.create_future()
+        self._send(topic, key, value, headers, fut)
+        return fut
 
-        def on_delivery(err: KafkaError | None, msg: Any) -> None:
-            with self._lock:
-                self._done.append((fut, err, msg))
-
+    def _send(
+        self, topic: str, key: bytes | None, value: bytes,
+        headers: list[tuple[str, bytes]] | None, target: Any,
+    ) -> None:
+        """Queue one record in librdkafka; its report goes to `target` (on the loop thread)."""
+        producer = self._producer
+        if producer is None:
+            raise PublishError("the publisher is not started (use `async with` or start())")
+        if topic not in self._valid_topics:
+            validate_kafka_topic(topic)
+            self._valid_topics.add(topic)
+        # a partial, not a closure: fewer GC-tracked objects alive per record in flight
+        on_delivery = partial(_report, self._done.append, target)
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
-                return fut
-            except BufferError:  # local queue full: let deliveries drain it
-                self._producer.poll(0.05)
+                producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                break
+            except BufferError:  # local queue full: serve reports here to drain it
+                self._inline_at = time.monotonic()
+                producer.poll(0.05)
+                self._drain()
             except KafkaException as exc:
                 self.metrics.inc("publish_errors", topic)
                 raise PublishError(_describe(exc.args[0], topic)) from None
+        self._produced += 1
+        if self._produced % INLINE_POLL_EVERY == 0:
+            now = time.monotonic()
+            if now - self._burst_mark < BURST_WINDOW_S:  # a burst: serve reports right here
+                self._inline_at = now
+                producer.poll(0)
+                self._drain()
+            self._burst_mark = now
 
     def _poll_loop(self) -> None:
         producer = self._producer
-        assert producer is not None and self._loop is not None
+        loop = self._loop
+        assert producer is not None and loop is not None
         while not self._stopping.is_set():
+            if time.monotonic() - self._inline_at < INLINE_QUIET_S:
+                # the loop serves reports itself during a burst: taking the GIL for each
+                # callback from here would only slow it down
+                self._wake_poller.wait(INLINE_QUIET_S / 2)
+                self._wake_poller.clear()
+                continue
             producer.poll(0.05)
-            with self._lock:
-                done, self._done = self._done, []
-            if done:
+            if self._done and not self._drain_scheduled:
+                self._drain_scheduled = True
                 try:
-                    self._loop.call_soon_threadsafe(self._resolve, done)
+                    loop.call_soon_threadsafe(self._drain)
                 except RuntimeError:  # the loop is closed: nobody waits any more
                     return
 
-    def _resolve(self, done: list[tuple[asyncio.Future[Delivery], KafkaError | None, Any]]) -> None:
-        for fut, err, msg in done:
-            if fut.done():
-                continue
-            if err is not None:
-                self.metrics.inc("publish_errors", msg.topic())
-                fut.set_exception(PublishError(_describe(err, msg.topic())))
+    def _drain(self) -> None:
+        """Resolve every delivery report received so far (loop thread only)."""
+        self._drain_scheduled = False
+        done = self._done
+        published: dict[str, int] = {}
+        while done:
+            target, err, msg = done.popleft()
+            topic = msg.topic()
+            result: Delivery | PublishError
+            if err is None:
+                published[topic] = published.get(topic, 0) + 1
+                result = Delivery(topic, msg.partition(), msg.offset())
             else:
-                self.metrics.inc("published", msg.topic())
-                fut.set_result(Delivery(msg.topic(), msg.partition(), msg.offset()))
+                self.metrics.inc("publish_errors", topic)
+                result = PublishError(_describe(err, topic))
+            if type(target) is tuple:
+                target[0].settle(target[1], result)
+            elif target.done():  # cancelled by its waiter
+                continue
+            elif err is None:
+                target.set_result(result)
+            else:
+                target.set_exception(result)
+        for topic, n in published.items():
+            self.metrics.inc("published", topic, n)

@@ -1,0 +1,218 @@
+"""Subscriber throughput: KafkaSubscriber vs Apache Kafka's ConsumerPerformance, same topic.
+
+One topic (3 partitions) is filled once with 1 KiB Nexus envelopes; every run then reads all of
+it from the beginning in a fresh consumer group. Ours: KafkaSubscriber with a no-op handler and
+its at-least-once commits (after handling, every second and on stop), timed from start() (group
+join included) to the last record handled — as ConsumerPerformance's nMsg.sec counts from
+before its join to its last record. Diagnostic sides show where the time goes: bare aiokafka and
+bare confluent-kafka (librdkafka) consume loops, without and with Envelope.decode.
+
+    .venv/bin/python bench/subscriber.py [--records 200000] [--runs 5] [--quick] [-b HOST:PORT]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+
+from aiokafka import AIOKafkaConsumer
+from common import (
+    MiB,
+    Result,
+    broker,
+    create_topics,
+    entry,
+    interleaved,
+    log,
+    parser,
+    print_machine,
+    print_table,
+    run_reference,
+    unique,
+    write_json,
+)
+from confluent_kafka import Consumer
+from publisher import RECORD_SIZE, envelopes
+
+from core import Envelope, HandlerContext, KafkaPublisher, KafkaSubscriber
+from core.local.tools import CONSUMER_PERFORMANCE
+
+PARTITIONS = 3
+TARGET_RATIO = 0.6
+
+
+async def _fill(bootstrap: str, topic: str, count: int) -> None:
+    async with KafkaPublisher(bootstrap, preset="high-throughput") as pub:
+        for start in range(0, count, 50_000):
+            await pub.publish_many(envelopes(topic, min(50_000, count - start), random.Random()))
+
+
+async def _ours(bootstrap: str, topic: str, count: int) -> tuple[float, float, float]:
+    """(elapsed to the last record handled, stop() s, CPU µs per record)."""
+    handled = 0
+    done = asyncio.Event()
+
+    async def handler(ctx: HandlerContext) -> None:
+        nonlocal handled
+        handled += 1
+        if handled >= count:
+            done.set()
+
+    sub = KafkaSubscriber(bootstrap, unique("bench-sub"))
+    sub.handle(topic, handler)
+    started, cpu = time.perf_counter(), time.process_time()
+    await sub.start()
+    try:
+        await asyncio.wait_for(done.wait(), 300)
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+    finally:
+        stopping = time.perf_counter()
+        await sub.stop()
+    return elapsed, time.perf_counter() - stopping, cpu / count * 1e6
+
+
+async def _aiokafka(bootstrap: str, topic: str, count: int, decode: bool) -> tuple[float, float]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=unique("bench-aio"),
+        auto_offset_reset="earliest", enable_auto_commit=False)
+    started, cpu = time.perf_counter(), time.process_time()
+    await consumer.start()
+    seen = 0
+    try:
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=100, max_records=5_000)
+            for records in batches.values():
+                if decode:
+                    for record in records:
+                        Envelope.decode(record.value or b"")
+                seen += len(records)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    return elapsed, cpu / count * 1e6
+
+
+def _confluent(bootstrap: str, topic: str, count: int, decode: bool) -> tuple[float, float]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("bench-rdk"),
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "log_level": 3})
+    started, cpu = time.perf_counter(), time.process_time()
+    consumer.subscribe([topic])
+    seen = 0
+    try:
+        while seen < count:
+            for msg in consumer.consume(num_messages=10_000, timeout=0.1):
+                if msg.error() is not None:
+                    continue
+                if decode:
+                    Envelope.decode(msg.value() or b"")
+                seen += 1
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+    return elapsed, cpu / count * 1e6
+
+
+def _reference(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
+    """(nMsg.sec with the join, fetch.nMsg.sec without it) of ConsumerPerformance."""
+    out, _ = run_reference(CONSUMER_PERFORMANCE, [
+        "--bootstrap-server", bootstrap, "--topic", topic, "--messages", str(count),
+        "--group", unique("bench-perf-consumer"), "--timeout", "60000",
+    ])
+    lines = [ln for ln in out.splitlines() if ln and not ln.startswith("start.time")]
+    if not lines:
+        raise RuntimeError(f"unexpected ConsumerPerformance output: {out[-400:]}")
+    cols = [c.strip() for c in lines[-1].split(",")]
+    consumed = int(cols[4])
+    if consumed < count:
+        raise RuntimeError(f"ConsumerPerformance read {consumed} of {count} records")
+    return float(cols[5]), float(cols[9])
+
+
+def run(bootstrap: str, count: int, runs: int, sides: set[str]) -> list[Result]:
+    topic = unique("bench-sub-topic")
+    create_topics(bootstrap, [topic], PARTITIONS)
+    log(f"filling {topic} with {count:,} envelopes of {RECORD_SIZE} B ...")
+    asyncio.run(_fill(bootstrap, topic, count))
+    rates: dict[str, list[float]] = {s: [] for s in (*sides, "reference_fetch", "ours_stop")}
+    cpu_us: dict[str, list[float]] = {s: [] for s in sides}
+
+    def side(name: str):
+        def go(i: int) -> None:
+            if name == "reference":
+                rate, fetch_rate = _reference(bootstrap, topic, count)
+                rates["reference_fetch"].append(fetch_rate)
+            elif name == "ours":
+                elapsed, stop_s, cpu = asyncio.run(_ours(bootstrap, topic, count))
+                rates["ours_stop"].append(stop_s)
+            elif name.startswith("aiokafka"):
+                elapsed, cpu = asyncio.run(_aiokafka(bootstrap, topic, count,
+                                                     name.endswith("decode")))
+            else:
+                elapsed, cpu = _confluent(bootstrap, topic, count, name.endswith("decode"))
+            if name != "reference":
+                rate = count / elapsed
+                cpu_us[name].append(cpu)
+            rates[name].append(rate)
+            log(f"run {i + 1}/{runs} {name}: {rate:,.0f} records/s")
+        return go
+
+    order = [s for s in ("ours", "reference", "aiokafka", "confluent", "aiokafka+decode",
+                         "confluent+decode") if s in sides]
+    interleaved(runs, *(side(s) for s in order))
+    ref = rates.get("reference", [])
+    mb = RECORD_SIZE / MiB
+    results = []
+    if "ours" in sides:
+        results += [
+            Result("KafkaSubscriber, no-op handler", "rec/s", rates["ours"], ref,
+                   f">= {TARGET_RATIO}x ConsumerPerformance", f"ratio>={TARGET_RATIO}",
+                   note="start() incl. group join -> last record handled"),
+            Result("  same, MB/s", "MB/s", [r * mb for r in rates["ours"]],
+                   [r * mb for r in ref]),
+            Result("  same, CPU of our process", "us/rec", cpu_us["ours"]),
+            Result("  stop() (final commit, leave group)", "s", rates["ours_stop"]),
+        ]
+    if ref:
+        results.append(Result("ConsumerPerformance fetch.nMsg.sec (join excluded)", "rec/s",
+                              rates["reference_fetch"]))
+    labels = {
+        "aiokafka": "bare aiokafka getmany loop",
+        "aiokafka+decode": "bare aiokafka getmany + Envelope.decode",
+        "confluent": "bare confluent-kafka consume(10000) loop",
+        "confluent+decode": "bare confluent-kafka consume + Envelope.decode",
+    }
+    for name, label in labels.items():
+        if name in sides:
+            results.append(Result(label, "rec/s", rates[name], ref,
+                                  note="diagnostic: join included, one commit at the end"))
+            results.append(Result("  same, CPU of the process", "us/rec", cpu_us[name]))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--records", type=int, default=None, help="records in the topic (200,000)")
+    p.add_argument("--sides", default="ours,reference,aiokafka,confluent,aiokafka+decode,"
+                   "confluent+decode", help="comma-separated sides to run")
+    args = p.parse_args(argv)
+    count = args.records or (20_000 if args.quick else 200_000)
+    runs = args.runs or (2 if args.quick else 5)
+    sides = set(args.sides.split(","))
+    print_machine()
+    with broker(args.bootstrap) as b:
+        results = run(b.bootstrap, count, runs, sides)
+    print_table("subscriber throughput", results,
+                f"{count:,} envelopes of {RECORD_SIZE} B, {PARTITIONS} partitions, "
+                f"{runs} runs per side, fresh group each run")
+    write_json(args.json_out, "subscriber", results, {"records": count, "runs": runs})
+    return 0 if all(r.verdict != "MISS" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(entry(main))
