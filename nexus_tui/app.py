@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
@@ -117,6 +117,8 @@ class NexusApp(App):
         self.action_refresh()
 
     async def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
         await self.source.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -199,15 +201,23 @@ class NexusApp(App):
         self._timer = self.set_timer(max(delay, 0.5), self.action_refresh)
         self._update_state()
 
+    def _current(self) -> NexusScreen | None:
+        """The screen on top, when it is one of ours (None while the app starts or stops)."""
+        try:
+            screen = self.screen
+        except ScreenStackError:  # a timer fired while the app is closing
+            return None
+        return screen if isinstance(screen, NexusScreen) and screen.is_mounted else None
+
     def _apply(self, pulse: Pulse) -> None:
         self._update_state()
-        screen = self.screen
-        if isinstance(screen, NexusScreen):
+        screen = self._current()
+        if screen is not None:
             screen.apply(pulse)
 
     def _update_state(self) -> None:
-        screen = self.screen
-        if isinstance(screen, NexusScreen) and screen.is_mounted:
+        screen = self._current()
+        if screen is not None:
             screen.sync_state()
 
     # ---- contexts ---------------------------------------------------------------------------
