@@ -93,21 +93,44 @@ class LagTracker:
         for part in snap.partitions():
             if part.log_end is not None:
                 self.history.record_end_offset(part.topic, part.partition, part.log_end, now)
-        groups = {gid: self._group(snap, gid, now) for gid in snap.groups}
-        topics = {name: self._topic(snap, info, groups, now) for name, info in snap.topics.items()}
+        produce_rates: dict[tuple[str, int], float | None] = {}  # one per partition and refresh
+        groups = {gid: self._group(snap, gid, now, produce_rates) for gid in snap.groups}
+        consumers: dict[str, list[str]] = {}  # topic -> its groups, in the groups' order
+        max_lags: dict[str, int] = {}  # topic -> biggest lag of any of its groups
+        for gid, health in groups.items():
+            for name in health.topics:
+                consumers.setdefault(name, []).append(gid)
+            for part in health.partitions:
+                lag = part.lag.lag
+                if lag is not None and lag > max_lags.get(part.lag.topic, -1):
+                    max_lags[part.lag.topic] = lag
+        topics = {name: self._topic(info, tuple(consumers.get(name, ())), max_lags.get(name),
+                                    now, produce_rates)
+                  for name, info in snap.topics.items()}
         rates = [t.msgs_per_s for t in topics.values() if t.msgs_per_s is not None]
         self.history.evict(now)
         return MonitorView(snap, groups, topics, sum(rates) if rates else None, now)
 
-    def _group(self, snap: ClusterSnapshot, gid: str, now: float) -> GroupHealth:
+    def _produce_rate(self, topic: str, partition: int, now: float,
+                      cache: dict[tuple[str, int], float | None]) -> float | None:
+        key = (topic, partition)
+        if key not in cache:
+            cache[key] = self.history.produce_rate(topic, partition, now, self.rate_window_s)
+        return cache[key]
+
+    def _group(self, snap: ClusterSnapshot, gid: str, now: float,
+               produce_rates: dict[tuple[str, int], float | None]) -> GroupHealth:
         info = snap.groups[gid]
         lags = snap.partition_lags(gid)
         histories = {}
+        window = self.burrow_window
         for row in lags:
             self.history.record(gid, row.topic, row.partition, row.committed, row.log_end, now,
                                 row.log_start)
+            # Burrow judges the last `window` samples; the history's are strictly time-ordered
+            # (it drops a sample not newer than the last), so those are its last `window`
             histories[(row.topic, row.partition)] = self.history.samples(
-                gid, row.topic, row.partition)
+                gid, row.topic, row.partition)[-window:]
         owned = {(r.topic, r.partition): r.member is not None for r in lags} if (
             info.members or info.state in ("Empty", "Dead")) else None
         verdict: GroupVerdict = evaluate_group_samples(
@@ -119,7 +142,7 @@ class LagTracker:
             parts.append(PartitionHealth(
                 row, by_key[(row.topic, row.partition)], tl.seconds if tl else None,
                 self.history.consume_rate(gid, row.topic, row.partition, now, self.rate_window_s),
-                self.history.produce_rate(row.topic, row.partition, now, self.rate_window_s),
+                self._produce_rate(row.topic, row.partition, now, produce_rates),
             ))
         known = [r.lag for r in lags if r.lag is not None]
         total = sum(known) if known else None
@@ -152,20 +175,15 @@ class LagTracker:
             return 0.0 if total == 0 else None
         return eta_to_drain(total, sum(produce), sum(consume))
 
-    def _topic(self, snap: ClusterSnapshot, info: TopicInfo, groups: dict[str, GroupHealth],
-               now: float) -> TopicHealth:
-        rates = {p.partition: self.history.produce_rate(info.name, p.partition, now,
-                                                       self.rate_window_s)
+    def _topic(self, info: TopicInfo, consumers: tuple[str, ...], max_lag: int | None,
+               now: float, produce_rates: dict[tuple[str, int], float | None]) -> TopicHealth:
+        rates = {p.partition: self._produce_rate(info.name, p.partition, now, produce_rates)
                  for p in info.partitions}
         known = [r for r in rates.values() if r is not None]
         counts = {p.partition: float(p.records or 0) for p in info.partitions}
         use_rates = known and len(known) == len(rates) and sum(known) > 0
         skew = partition_skew({k: v or 0.0 for k, v in rates.items()} if use_rates else counts)
-        consumers = tuple(g for g, h in groups.items() if info.name in h.topics)
-        lags = [r.lag.lag for g in consumers for r in groups[g].partitions
-                if r.lag.topic == info.name and r.lag.lag is not None]
-        return TopicHealth(info, sum(known) if known else None, rates, skew, consumers,
-                           max(lags) if lags else None)
+        return TopicHealth(info, sum(known) if known else None, rates, skew, consumers, max_lag)
 
 
 class ClusterMonitor:

@@ -1,0 +1,780 @@
+"""TUI at scale: the real NexusApp, headless, on a local broker holding 5,000 partitions and
+200 consumer groups.
+
+Targets (the issue): first paint ≤ 1 s after the first snapshot; while refreshing, the UI's
+event loop never stalls more than 50 ms; a refresh that changes 5 % of the rows applies in
+≤ 100 ms; RSS ≤ 200 MB.
+
+The cluster: `--topics` Nexus topics (`bench.tuiNNNN.v1`, so the app's traffic watcher tails
+them, as it does on a Nexus cluster) × `--partitions`, `--records` envelopes per partition;
+`--groups` groups, group g committed on topics g·k … g·k+k−1 (mod topics, k =
+`--topics-per-group`), all caught up before every run. With the defaults each topic has 2
+groups and there are 10,000 (group, partition) commits. One "5 % change" produces one record
+into every partition of the first 5 % of the topics (the same ones each time, so the same rows
+change): that moves those topics' rows and the rows of the 5 % of groups that read them.
+
+Every run is a fresh process (so RSS is the app's own) driving the app with
+`app.run_test(size=(160, 50))`, a LiveSource on a CoreLoop, manual refresh
+(`refresh_interval_s=0`, `app.action_refresh()`); runs alternate the first screen (topics "2",
+groups "3"). Paint runs stop after the first paint. Long runs then refresh `--warmup` times (60:
+the lag history is full, so memory is at its steady state; the sparklines settle after 13),
+and on each screen do `--steps` 5 % refreshes unsorted and `--steps` sorted by lag.
+
+Definitions (`time.perf_counter` on the app's loop):
+
+* first snapshot: `KafkaAdmin.snapshot` + `LagTracker.observe` of the first refresh, on the
+  core loop (the traffic watcher's start-up is not included).
+* first paint: from `LiveSource.refresh()` returning the first pulse to the UI loop to the first
+  compositor frame (`App._display` of the screen) rendered once the screen's KeyedTable holds
+  every row and DataTable's deferred measuring (its `_on_idle` work) is done.
+* apply: `screen.apply(pulse)` (rows built + `KeyedTable.sync`); apply + frame: from the start
+  of `apply` to the first such frame after it. The target is checked on apply + frame.
+* stall: a task on the app's loop sleeps 5 ms in a loop; a stall is how late a wake-up came.
+  "While refreshing" = from `action_refresh()` to the frame after the apply, for each 5 %
+  refresh; a run's figure is its worst. Beside it: the longest UI-loop callback in thread CPU
+  time (our own blocking work, free of GIL waits and machine noise), the same windows with
+  the app idle, a bare loop before the app starts, and the GC pauses (`gc.callbacks`).
+* RSS: `psutil` RSS of the process after all its refreshes; peak = the kernel's VmHWM.
+
+The what-if flags change the app's process (GC settings, no traffic watcher) to locate a cost;
+they are not how the app runs.
+
+    .venv/bin/python bench/tui.py [--runs 3] [--paint-runs 6] [--steps 5] [--quick]
+                                  [-b HOST:PORT] [--json FILE] [--profile DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import wait as wait_futures
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+MiB = 1024 * 1024
+SIZE = (160, 50)
+SCREENS = {"topics": "2", "groups": "3"}
+HOT_FRACTION = 0.05
+WARMUP = 60  # a full lag history (LagHistory keeps 60 samples); sparklines settle after 13
+TARGET_PAINT_S = 1.0
+TARGET_STALL_MS = 50.0
+TARGET_APPLY_MS = 100.0
+TARGET_RSS_MB = 200.0
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---- the cluster's shape (parent and child compute the same names) ---------------------------
+
+
+def topic_name(i: int) -> str:
+    return f"bench.tui{i:04d}.v1"
+
+
+def group_name(g: int) -> str:
+    return f"bench-tui-g{g:03d}"
+
+
+def group_topics(g: int, topics: int, per_group: int) -> list[int]:
+    return sorted({(g * per_group + j) % topics for j in range(per_group)})
+
+
+def hot_topics(topics: int) -> list[int]:
+    return list(range(max(1, round(topics * HOT_FRACTION))))
+
+
+# ---- the broker and the data -----------------------------------------------------------------
+
+
+#: The app's traffic watcher fetches all 5,000 partitions twice a second; the broker keeps each
+#: completed fetch in its purgatory's watch lists (5,000 entries) until it purges them, by
+#: default every 1,000 requests: ~1 GB, and the local broker's 512 MB heap runs out
+#: (OutOfMemoryError after a few minutes). Purging every 10 keeps it at ~200 MB.
+BROKER_CONFIG = {"fetch.purgatory.purge.interval.requests": "10"}
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # so `finally` stops the broker on SIGTERM too
+
+
+@contextlib.contextmanager
+def private_broker() -> Iterator[str]:
+    """A fresh single-broker cluster in a temporary state dir; always stopped."""
+    from core.local import LocalCluster
+
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    with tempfile.TemporaryDirectory(prefix="nexus-bench-tui-") as state_dir:
+        cluster = LocalCluster(state_dir=Path(state_dir))
+        started = time.perf_counter()
+        try:
+            state = cluster.up(brokers=1, extra_config=BROKER_CONFIG)
+            log(f"broker up at {state.bootstrap} in {time.perf_counter() - started:.1f} s")
+            yield state.bootstrap
+        finally:
+            with contextlib.suppress(Exception):
+                cluster.down()
+            signal.signal(signal.SIGTERM, previous)
+
+
+def seed(bootstrap: str, topics: int, partitions: int, records: int) -> None:
+    """Create the topics (those missing) and write `records` envelopes per partition."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from core.envelope import Envelope
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    names = [topic_name(i) for i in range(topics)]
+    started = time.perf_counter()
+    existing = set(admin.list_topics(timeout=30).topics)
+    todo = [n for n in names if n not in existing]
+    for at in range(0, len(todo), 50):  # 500 partitions per CreateTopics request
+        futures = admin.create_topics([NewTopic(n, partitions, 1) for n in todo[at:at + 50]],
+                                      request_timeout=120)
+        for fut in futures.values():
+            fut.result(180)
+    deadline = time.monotonic() + 180
+    while True:  # metadata propagates after CreateTopics returns
+        md = admin.list_topics(timeout=30).topics
+        if all(len(getattr(md.get(n), "partitions", ())) == partitions for n in names):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("the topics did not all show up in the metadata")
+        time.sleep(0.5)  # poll interval of the condition above
+    log(f"{topics} topics x {partitions} partitions in {time.perf_counter() - started:.1f} s")
+
+    started = time.perf_counter()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "log_level": 0,
+                         "queue.buffering.max.messages": 1_000_000})
+    for name in todo:
+        for p in range(partitions):
+            for _ in range(records):
+                producer.produce(name, Envelope.new_root("bench.seed.v1", name, {"n": p})
+                                 .encode(), partition=p)
+        producer.poll(0)
+    if producer.flush(120) != 0:
+        raise RuntimeError("records not delivered")
+    log(f"{len(todo) * partitions * records:,} records in {time.perf_counter() - started:.1f} s")
+
+
+
+def commit_caught_up(bootstrap: str, topics: int, partitions: int, groups: int,
+                     per_group: int) -> None:
+    """Commit every group at the log end of its topics (before every run: the same start)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    started = time.perf_counter()
+    names = [topic_name(i) for i in range(topics)]
+    request = {TopicPartition(n, p): OffsetSpec.latest() for n in names for p in range(partitions)}
+    ends: dict[str, list[int]] = {}
+    for tp, fut in admin.list_offsets(request, request_timeout=120).items():
+        ends.setdefault(tp.topic, [0] * partitions)[tp.partition] = fut.result(180).offset
+    pending: list[Any] = []
+    for g in range(groups):
+        tps = [TopicPartition(topic_name(t), p, ends[topic_name(t)][p])
+               for t in group_topics(g, topics, per_group) for p in range(partitions)]
+        pending.extend(admin.alter_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group_name(g), tps)], request_timeout=60).values())
+        if len(pending) >= 16 or g == groups - 1:  # bounded concurrency
+            wait_futures(pending, timeout=120)
+            for fut in pending:
+                fut.result(0)
+            pending = []
+    log(f"{groups} groups committed at the log end in {time.perf_counter() - started:.1f} s")
+
+
+# ---- the child: one run of the app -----------------------------------------------------------
+
+
+class StallMonitor:
+    """Sleeps 5 ms in a loop on the running loop; records how late each wake-up was."""
+
+    PERIOD_S = 0.005
+
+    def __init__(self) -> None:
+        self.wakeups: list[tuple[float, float]] = []  # (wake time, lateness s)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        clock = time.perf_counter
+        while True:
+            before = clock()
+            await asyncio.sleep(self.PERIOD_S)
+            now = clock()
+            self.wakeups.append((now, now - before - self.PERIOD_S))
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def longest_ms(self, start: float, end: float) -> float:
+        """The longest stall overlapping [start, end] (a wake-up at w covers w - lateness)."""
+        late = [lag for woke, lag in self.wakeups if woke >= start and woke - lag <= end]
+        return max(late, default=0.0) * 1000
+
+
+class CallbackClock:
+    """Wall and thread-CPU time of every callback the UI thread's loop runs (asyncio
+    `Handle._run`: one task step, one timer, one message): the CPU time is our own blocking
+    work, without the GIL waits and the machine's scheduling noise that the wall time has."""
+
+    MIN_S = 0.002  # shorter callbacks are not kept
+
+    def __init__(self) -> None:
+        self.slow: list[tuple[float, float, float]] = []  # (end, wall s, cpu s)
+        self._original: Any = None
+
+    def install(self) -> None:
+        import threading
+        from asyncio import events
+
+        ui = threading.get_ident()
+        run = self._original = events.Handle._run
+        slow, wall, cpu = self.slow, time.perf_counter, time.thread_time
+        get_ident = threading.get_ident
+
+        def timed_run(handle: Any) -> None:
+            if get_ident() != ui:
+                run(handle)
+                return
+            w, c = wall(), cpu()
+            run(handle)
+            w2 = wall()
+            if w2 - w >= CallbackClock.MIN_S:
+                slow.append((w2, w2 - w, cpu() - c))
+
+        events.Handle._run = timed_run  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        from asyncio import events
+
+        if self._original is not None:
+            events.Handle._run = self._original  # type: ignore[method-assign]
+
+    def longest_cpu_ms(self, start: float, end: float) -> float:
+        return max((c for e, w, c in self.slow if e - w >= start and e <= end),
+                   default=0.0) * 1000
+
+
+class GcClock:
+    """Pauses of Python's cyclic garbage collector (any thread: it holds the GIL)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, int, float]] = []  # (end, generation, s)
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            now = time.perf_counter()
+            self.pauses.append((now, info["generation"], now - self._started))
+
+    def longest_ms(self, start: float, end: float) -> float:
+        return max((p for e, _, p in self.pauses if start <= e <= end), default=0.0) * 1000
+
+
+class Probe:
+    """Timestamps from inside the app: refresh, apply, frames."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.snapshot_s: list[float] = []
+        self.observe_s: list[float] = []
+        self.pulse_at: list[float] = []  # LiveSource.refresh returned (UI loop)
+        self.apply: list[tuple[float, float, str]] = []  # (start, end, screen)
+        self.frames: list[float] = []  # compositor frames with the table settled
+        self._watch: Callable[[], bool] | None = None
+
+        source = app.source
+        monitor = source.monitor
+        snapshot, observe, refresh = monitor.admin.snapshot, monitor.tracker.observe, \
+            source.refresh
+
+        async def timed_snapshot(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return await snapshot(*a, **kw)
+            finally:
+                self.snapshot_s.append(time.perf_counter() - t)
+
+        def timed_observe(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return observe(*a, **kw)
+            finally:
+                self.observe_s.append(time.perf_counter() - t)
+
+        async def timed_refresh() -> Any:
+            pulse = await refresh()
+            self.pulse_at.append(time.perf_counter())
+            return pulse
+
+        monitor.admin.snapshot = timed_snapshot
+        monitor.tracker.observe = timed_observe
+        source.refresh = timed_refresh
+
+        apply_ = app._apply
+
+        def timed_apply(pulse: Any) -> None:
+            t = time.perf_counter()
+            apply_(pulse)
+            self.apply.append((t, time.perf_counter(), type(app.screen).__name__))
+
+        app._apply = timed_apply
+
+        display = app._display
+
+        def hooked_display(screen: Any, renderable: Any) -> None:
+            if renderable is not None and not app._batch_count and self._watch is not None \
+                    and self._watch():
+                self.frames.append(time.perf_counter())
+            display(screen, renderable)
+
+        app._display = hooked_display
+
+    def watch_table(self, screen: str, rows: int) -> None:
+        """From now on, count the frames of `screen` whose table holds `rows` rows, measured."""
+        def settled() -> bool:
+            if not type(self.app.screen).__name__.lower().startswith(screen):
+                return False
+            table = current_table(self.app)
+            return (table is not None and table.row_count == rows
+                    and not table._require_update_dimensions and not table._new_rows
+                    and not table._updated_cells)
+        self._watch = settled
+
+    def frame_after(self, t: float) -> float | None:
+        return next((f for f in self.frames if f >= t), None)
+
+
+def current_table(app: Any) -> Any:
+    from nexus_tui.widgets import KeyedTable
+
+    tables = list(app.screen.query(KeyedTable))
+    return tables[0] if tables else None
+
+
+async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `cond` with plain sleeps (`pilot.pause` would force extra compositor frames)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+@contextlib.contextmanager
+def profiled(directory: str | None, core: Any, name: str) -> Iterator[None]:
+    """pyinstrument on the UI thread and on the core loop's thread (wall clock, each)."""
+    if not directory:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    def start() -> Profiler:
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler.start()
+        return profiler
+
+    async def on_core(fn: Callable[[], Any]) -> Any:
+        return fn()
+
+    ui = start()
+    core_profiler = core.submit(on_core(start)).result(10)
+    try:
+        yield
+    finally:
+        ui.stop()
+        core.submit(on_core(core_profiler.stop)).result(10)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for side, prof in (("ui", ui), ("core", core_profiler)):
+            Path(directory, f"{name}-{side}.txt").write_text(
+                prof.output_text(unicode=True, show_all=True))
+            if prof.last_session is not None:
+                prof.last_session.save(Path(directory, f"{name}-{side}.pyisession"))
+        log(f"profiles written to {directory}/{name}-{{ui,core}}.txt")
+
+
+async def child(args: argparse.Namespace) -> dict[str, Any]:
+    from confluent_kafka import Producer
+
+    from core.envelope import Envelope
+    from core.settings import ConnectionSettings
+    from nexus_tui.app import AppOptions, NexusApp
+    from nexus_tui.coreloop import CoreLoop
+    from nexus_tui.source import LiveSource
+
+    first = args.first_screen
+    order = [first] + [s for s in SCREENS if s != first]
+    expected = {"topics": args.topics, "groups": args.groups}
+    hot = [topic_name(i) for i in hot_topics(args.topics)]
+    producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 5, "log_level": 0})
+
+    def change() -> None:  # one record into every partition of the hot topics
+        for name in hot:
+            for p in range(args.partitions):
+                producer.produce(name, Envelope.new_root("bench.change.v1", name, {"p": p})
+                                 .encode(), partition=p)
+        if producer.flush(30) != 0:
+            raise RuntimeError("change not delivered")
+
+    if args.gc_threshold:  # what-if, not the app's behaviour
+        gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
+    core = CoreLoop()
+    settings = ConnectionSettings(bootstrap=args.bootstrap)
+    app = NexusApp(LiveSource(settings, core, watch_traffic=not args.no_traffic_watch),
+                   AppOptions(context="bench", refresh_interval_s=0), core)
+    probe = Probe(app)
+    stalls = StallMonitor()
+    callbacks = CallbackClock()
+    out: dict[str, Any] = {"first_screen": first, "refreshes": []}
+    # the machine's own noise: a bare loop, before the app exists
+    stalls.start()
+    await asyncio.sleep(3)
+    stalls.stop()
+    out["bare_stall_ms"] = stalls.longest_ms(0, time.perf_counter())
+    stalls.wakeups.clear()
+    callbacks.install()
+    gc_clock = GcClock()
+    gc.callbacks.append(gc_clock)
+
+    async def refresh(label: str, screen: str, idle_after: bool = False) -> dict[str, Any]:
+        table = current_table(app)
+        before = dict(table._cells)
+        n = app.refresh_count
+        probe.watch_table(screen, expected[screen])
+        started = time.perf_counter()
+        app.action_refresh()
+        await wait_for(pilot, lambda: app.refresh_count > n, 120, f"refresh {label}")
+        a_start, a_end, name = probe.apply[-1]
+        await wait_for(pilot, lambda: probe.frame_after(a_end) is not None, 30, "a frame")
+        frame = probe.frame_after(a_end)
+        assert frame is not None
+        after = table._cells
+        changed = sum(1 for k, sig in after.items() if before.get(k) != sig)
+        row = {"label": label, "screen": screen, "apply_ms": (a_end - a_start) * 1000,
+               "apply_frame_ms": (frame - a_start) * 1000, "changed": changed,
+               "rows": len(after), "stall_ms": stalls.longest_ms(started, frame),
+               "callback_cpu_ms": callbacks.longest_cpu_ms(started, frame),
+               "gc_ms": gc_clock.longest_ms(started, frame),
+               "snapshot_s": probe.snapshot_s[-1], "observe_s": probe.observe_s[-1],
+               "refresh_s": a_start - started, "sorted": table.sort_column is not None}
+        if idle_after:  # the same length of time with the app idle: the noise floor
+            quiet = time.perf_counter()
+            await asyncio.sleep(frame - started)
+            row["idle_stall_ms"] = stalls.longest_ms(quiet, time.perf_counter())
+            row["idle_gc_ms"] = gc_clock.longest_ms(quiet, time.perf_counter())
+        out["refreshes"].append(row)
+        return row
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            stalls.start()
+            t_start = time.perf_counter()
+            probe.watch_table(first, expected[first])
+            await pilot.press(SCREENS[first])
+            await wait_for(pilot, lambda: app.refresh_count >= 1, 300, "the first refresh")
+            if app.error:
+                raise RuntimeError(app.error)
+            # with a fast first snapshot the pulse may land on the overview, before the switch
+            # (then the screen applies it when it is shown): the paint is still timed from the
+            # pulse to the screen's frame
+            on_screen = probe.apply[0][2].lower().startswith(first)
+            await wait_for(pilot, lambda: bool(probe.frames), 60, "the first paint")
+            out["first_snapshot_s"] = probe.snapshot_s[0] + probe.observe_s[0]
+            out["first_snapshot_parts"] = [probe.snapshot_s[0], probe.observe_s[0]]
+            out["first_refresh_s"] = probe.pulse_at[0] - t_start
+            out["first_paint_s"] = probe.frames[0] - probe.pulse_at[0]
+            if on_screen:
+                out["first_apply_ms"] = (probe.apply[0][1] - probe.apply[0][0]) * 1000
+            out["first_load_stall_ms"] = stalls.longest_ms(t_start, probe.frames[0])
+            if args.gc_freeze:  # what-if, not the app's behaviour
+                gc.freeze()
+            if args.paint_only:
+                return out
+            log(f"first paint on {first}: {out['first_paint_s'] * 1000:.0f} ms after a "
+                f"{out['first_snapshot_s']:.2f} s snapshot")
+
+            for i in range(args.warmup):
+                row = await refresh(f"warmup {i + 1}", first)
+            log(f"warm-up done; last: {row['changed']} rows changed, apply "
+                f"{row['apply_ms']:.0f} ms, stall {row['stall_ms']:.0f} ms")
+            for screen in order:
+                if screen != first:
+                    probe.watch_table(screen, expected[screen])
+                    t = time.perf_counter()
+                    await pilot.press(SCREENS[screen])
+                    await wait_for(pilot, lambda s=screen, t=t: type(app.screen).__name__.lower()
+                                   .startswith(s) and probe.frame_after(t) is not None,
+                                   30, f"the {screen} screen")
+                    out[f"switch_{screen}_ms"] = (probe.frame_after(t) - t) * 1000
+                    out[f"switch_{screen}_stall_ms"] = stalls.longest_ms(
+                        t, probe.frame_after(t))
+                    await refresh(f"{screen} settle", screen)  # table built from the pulse
+                for sort in (False, True):
+                    table = current_table(app)
+                    if sort:
+                        table.sort_column, table.sort_reverse = "lag", True
+                        table._apply_sort(table.current_key)
+                    order_name = "sorted" if sort else "unsorted"
+                    with profiled(args.profile, core, f"{screen}-{order_name}"):
+                        for k in range(args.steps):
+                            await asyncio.to_thread(change)
+                            row = await refresh(f"{screen} change {k + 1}", screen, True)
+                    log(f"{screen}{' sorted' if sort else ''}: {row['changed']}/{row['rows']} "
+                        f"rows changed, apply {row['apply_ms']:.1f} ms, +frame "
+                        f"{row['apply_frame_ms']:.1f} ms, stall {row['stall_ms']:.1f} ms")
+                    table.sort_column = None
+            out["gc_pauses"] = [[g, round(p * 1000, 1)] for _, g, p in gc_clock.pauses
+                                if p >= 0.005]
+            out["gc_objects"] = len(gc.get_objects())
+            kinds = Counter(type(o).__name__ for o in gc.get_objects())
+            out["gc_types"] = kinds.most_common(12)
+            out["rss_mb"] = psutil.Process().memory_info().rss / MiB
+            out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            stalls.stop()
+    finally:
+        callbacks.uninstall()
+        core.stop()
+    return out
+
+
+# ---- the parent: runs, the table -------------------------------------------------------------
+
+
+def run_child(args: argparse.Namespace, bootstrap: str, first: str,
+              paint_only: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", "-b", bootstrap, "--first-screen", first,
+           "--topics", str(args.topics), "--partitions", str(args.partitions),
+           "--groups", str(args.groups), "--steps", str(args.steps),
+           "--warmup", str(args.warmup)]
+    cmd += ["--paint-only"] if paint_only else []
+    cmd += ["--profile", args.profile] if args.profile else []
+    cmd += ["--gc-threshold", args.gc_threshold] if args.gc_threshold else []
+    cmd += ["--gc-freeze"] if args.gc_freeze else []
+    cmd += ["--no-traffic-watch"] if args.no_traffic_watch else []
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        proc = subprocess.run([*cmd, "--child-out", out.name], timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"a run of the app failed ({proc.returncode})")
+        return json.loads(Path(out.name).read_text())
+
+
+def verdict(value: float, target: float | None) -> str:
+    if target is None:
+        return "-"
+    return "PASS" if value <= target else "MISS"
+
+
+def table(runs: list[dict[str, Any]], paints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`runs`: the long runs (refreshes, RSS); `paints`: every run (first snapshot, paint)."""
+    lines: list[dict[str, Any]] = []
+
+    def add(name: str, unit: str, values: list[float], target: float | None,
+            note: str = "") -> None:
+        if values:
+            lines.append({"metric": name, "unit": unit, "values": values,
+                          "median": statistics.median(values), "max": max(values),
+                          "target": target, "verdict": verdict(max(values), target)
+                          if target is not None else "-", "note": note})
+
+    def steps(screen: str, sort: bool) -> list[dict[str, Any]]:
+        return [r for run in runs for r in run["refreshes"]
+                if r["screen"] == screen and r["sorted"] == sort and "change" in r["label"]]
+
+    add("first snapshot (core)", "s", [r["first_snapshot_s"] for r in paints], None,
+        "KafkaAdmin.snapshot + LagTracker.observe")
+    for screen in SCREENS:
+        add(f"first paint, {screen}", "ms",
+            [r["first_paint_s"] * 1000 for r in paints if r["first_screen"] == screen],
+            TARGET_PAINT_S * 1000, "from the first pulse on the UI loop to its frame")
+    measured = [[x for x in r["refreshes"] if "change" in x["label"]] for r in runs]
+    add("longest stall while refreshing", "ms",
+        [max(x["stall_ms"] for x in m) for m in measured], TARGET_STALL_MS,
+        "per run: the worst of its 5% refreshes (refresh start to the frame after the apply)")
+    add("  longest UI callback, CPU time", "ms",
+        [max(x["callback_cpu_ms"] for x in m) for m in measured], None,
+        "our own blocking work on the UI loop (thread CPU: no GIL waits, no machine noise)")
+    add("  longest stall, app idle (same windows)", "ms",
+        [max(x["idle_stall_ms"] for x in m) for m in measured], None,
+        "after each refresh, as long again with nothing refreshing: the noise floor")
+    add("  longest stall, bare loop (3 s)", "ms", [r["bare_stall_ms"] for r in runs], None,
+        "before the app starts: the machine's noise")
+    add("  longest GC pause while refreshing", "ms",
+        [max(x["gc_ms"] for x in m) for m in measured], None,
+        "Python's cyclic GC, on whichever thread triggered it (it holds the GIL)")
+    add("  longest GC pause, app idle", "ms",
+        [max(x["idle_gc_ms"] for x in m) for m in measured], None)
+    for screen in SCREENS:
+        for sort in (False, True):
+            rows = steps(screen, sort)
+            how = "sorted by lag" if sort else "unsorted"
+            changed = statistics.median(r["changed"] for r in rows) if rows else 0
+            total = rows[0]["rows"] if rows else 0
+            add(f"5% refresh, {screen}, {how}: apply+frame", "ms",
+                [r["apply_frame_ms"] for r in rows], TARGET_APPLY_MS,
+                f"{changed:.0f} of {total} rows changed (median)")
+            add(f"5% refresh, {screen}, {how}: apply", "ms",
+                [r["apply_ms"] for r in rows], None)
+    add("RSS after the refreshes", "MB", [r["rss_mb"] for r in runs], TARGET_RSS_MB,
+        "after the warm-up and the 5% refreshes (the lag history is full after 60)")
+    add("peak RSS", "MB", [r["peak_rss_mb"] for r in runs], None)
+    # informative
+    add("stall during the first load", "ms", [r["first_load_stall_ms"] for r in paints], None,
+        "from app start to the first paint")
+    for screen in SCREENS:
+        add(f"first apply, {screen} (all rows added)", "ms",
+            [r["first_apply_ms"] for r in paints
+             if "first_apply_ms" in r and r["first_screen"] == screen], None)
+    for screen in SCREENS:
+        add(f"screen switch to {screen} (full table from the pulse)", "ms",
+            [r[f"switch_{screen}_ms"] for r in runs if f"switch_{screen}_ms" in r], None)
+    warm = [x for r in runs for x in r["refreshes"] if x["label"] == "warmup 1"]
+    if warm:
+        add("refresh with every row changed: apply+frame", "ms",
+            [x["apply_frame_ms"] for x in warm], None,
+            "warm-up refresh 1 of the first screen (sparklines still growing)")
+    later = [x for r in runs for x in r["refreshes"] if "warmup" not in x["label"]]
+    add("snapshot, steady refreshes (core)", "s",
+        [x["snapshot_s"] + x["observe_s"] for x in later], None)
+    add("  of which LagTracker.observe", "s", [x["observe_s"] for x in later], None)
+    return lines
+
+
+def fmt(v: float) -> str:
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def print_table(lines: list[dict[str, Any]], args: argparse.Namespace, title: str) -> None:
+    head = ["metric", "unit", "median", "max", "target", "verdict"]
+    rows = [[x["metric"], x["unit"], fmt(x["median"]), fmt(x["max"]),
+             "-" if x["target"] is None else f"≤ {fmt(x['target'])}", x["verdict"]]
+            for x in lines]
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
+    fmt_line = "  ".join(f"{{:<{w}}}" for w in widths)
+    print()
+    print(f"== TUI: {args.topics} topics x {args.partitions} partitions, {args.groups} groups; "
+          f"{title}; verdict on the max ==")
+    print(fmt_line.format(*head))
+    print(fmt_line.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(fmt_line.format(*row))
+    for x in lines:
+        note = f"  — {x['note']}" if x["note"] else ""
+        print(f"  {x['metric']}: [{', '.join(fmt(v) for v in x['values'])}]{note}")
+    sys.stdout.flush()
+
+
+def machine_line() -> str:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import textual
+
+    return (f"machine: {len(os.sched_getaffinity(0))} cpu ({cpu}), load "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; Python "
+            f"{sys.version.split()[0]}, Textual {textual.__version__}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-b", "--bootstrap", default=None,
+                   help="use this broker (seeded if needed) instead of a private one")
+    p.add_argument("--runs", type=int, default=3,
+                   help="long runs: warm-up, 5%% refreshes, RSS (each a fresh process)")
+    p.add_argument("--paint-runs", type=int, default=6,
+                   help="short runs: first snapshot and first paint only")
+    p.add_argument("--steps", type=int, default=5, help="5%% refreshes per screen and order")
+    p.add_argument("--warmup", type=int, default=WARMUP,
+                   help="refreshes before the measured ones (default: a full lag history)")
+    p.add_argument("--topics", type=int, default=500)
+    p.add_argument("--partitions", type=int, default=10)
+    p.add_argument("--groups", type=int, default=200)
+    p.add_argument("--topics-per-group", type=int, default=5)
+    p.add_argument("--records", type=int, default=3, help="records per partition at start")
+    p.add_argument("--quick", action="store_true", help="small smoke run (not quotable)")
+    p.add_argument("--json", dest="json_out", default=None, metavar="FILE")
+    p.add_argument("--profile", default=None, metavar="DIR",
+                   help="write pyinstrument profiles (UI and core threads) of the 5%% refreshes")
+    what_if = p.add_argument_group("what-ifs (not the app's behaviour: to locate a cost)")
+    what_if.add_argument("--gc-threshold", default=None, metavar="G0,G1,G2",
+                         help="gc.set_threshold in the app's process, e.g. 700,10,1000000 "
+                         "(no automatic full collections)")
+    what_if.add_argument("--gc-freeze", action="store_true",
+                         help="gc.freeze() after the first paint")
+    what_if.add_argument("--no-traffic-watch", action="store_true",
+                         help="LiveSource(watch_traffic=False)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--first-screen", default="topics", help=argparse.SUPPRESS)
+    p.add_argument("--paint-only", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.quick:
+        args.topics, args.groups, args.runs, args.paint_runs = 50, 20, 1, 2
+        args.steps, args.warmup = 2, 2
+    if args.child:
+        result = asyncio.run(child(args))
+        Path(args.child_out).write_text(json.dumps(result))
+        return
+    machine = machine_line()
+    print(machine)
+    screens = list(SCREENS)
+    with contextlib.ExitStack() as stack:
+        bootstrap = args.bootstrap or stack.enter_context(private_broker())
+        seed(bootstrap, args.topics, args.partitions, args.records)
+        paints, runs = [], []
+        for run in range(args.paint_runs + args.runs):
+            long_run = run >= args.paint_runs
+            first = screens[run % 2]
+            commit_caught_up(bootstrap, args.topics, args.partitions, args.groups,
+                             args.topics_per_group)
+            log(f"{'long' if long_run else 'paint'} run {run + 1}/{args.paint_runs + args.runs}"
+                f", first screen {first}")
+            result = run_child(args, bootstrap, first, paint_only=not long_run)
+            paints.append(result)
+            if long_run:
+                runs.append(result)
+    lines = table(runs, paints)
+    print_table(lines, args, f"{len(paints)} runs for the first paint, {len(runs)} long runs")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(
+            {"machine": machine, "args": vars(args), "runs": paints, "table": lines}, indent=2))
+    if any(x["verdict"] == "MISS" for x in lines):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
