@@ -292,6 +292,43 @@ class TestTrend:
         assert lag_trend(down, now, now + 1) is Trend.DRAINING
 
 
+_SAMPLE = st.tuples(
+    st.floats(-2, 3, allow_nan=False),  # time step (negative and zero: out of order)
+    st.sampled_from(["g", "h"]), st.integers(0, 2),  # group, partition
+    st.integers(-3, 40),  # log end change (negative: the topic was recreated)
+    st.one_of(st.none(), st.integers(-1, 60)),  # committed (-1: Kafka's "none")
+    st.one_of(st.none(), st.integers(0, 5)),  # log start
+)
+
+
+class TestLagHistoryStorage:
+    """The compact arrays behave exactly like a plain list of LagSample per key."""
+
+    @given(st.lists(_SAMPLE, max_size=120), st.integers(1, 8))
+    def test_same_as_a_list_of_samples(self, steps: list, maxlen: int) -> None:
+        from core.lag import LagSample
+
+        h = LagHistory(maxlen=maxlen)
+        model: dict[tuple[str, int], list[LagSample]] = {}
+        t, ends = 0.0, {}
+        for dt, g, p, d_end, committed, log_start in steps:
+            t += dt
+            ends[p] = end = max(0, ends.get(p, 0) + d_end)
+            h.record(g, "t", p, committed, end, t, log_start)
+            kept = model.setdefault((g, p), [])
+            if kept and t <= kept[-1].t:
+                continue
+            if kept and end < kept[-1].log_end:
+                kept.clear()
+            kept.append(LagSample(t, None if committed is None or committed < 0 else committed,
+                                  end, log_start))
+            del kept[:-maxlen]
+        for (g, p), kept in model.items():
+            assert h.samples(g, "t", p) == tuple(kept)
+            assert h.samples(g, "t", p, last=3) == tuple(kept[-3:])
+            assert h.latest_committed(g, "t", p) == kept[-1].committed
+
+
 class TestLagHistory:
     def test_records_and_bounds_samples(self) -> None:
         h = LagHistory(maxlen=3)
