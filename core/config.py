@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,8 +50,11 @@ def config_path() -> Path:
     return Path(base) / "nexus-tui" / "config.toml"
 
 
-class ContextConfig(BaseSettings):
-    """One cluster."""
+class ContextConfig(BaseModel):
+    """One cluster (a plain model: only NexusSettings reads the environment, with its
+    NEXUS_TUI_ prefix; an unrelated BOOTSTRAP or READ_ONLY env var must not leak in)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
     security_protocol: SecurityProtocol = "PLAINTEXT"
