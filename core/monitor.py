@@ -130,7 +130,7 @@ class LagTracker:
             # Burrow judges the last `window` samples; the history's are strictly time-ordered
             # (it drops a sample not newer than the last), so those are its last `window`
             histories[(row.topic, row.partition)] = self.history.samples(
-                gid, row.topic, row.partition)[-window:]
+                gid, row.topic, row.partition, last=window)
         owned = {(r.topic, r.partition): r.member is not None for r in lags} if (
             info.members or info.state in ("Empty", "Dead")) else None
         verdict: GroupVerdict = evaluate_group_samples(
@@ -191,8 +191,9 @@ class ClusterMonitor:
 
     def __init__(self, settings: ConnectionSettings | str, *, include_internal: bool = False,
                  topic_filter: str | None = None, group_filter: str | None = None,
-                 tracker: LagTracker | None = None) -> None:
+                 tracker: LagTracker | None = None, configs: bool = True) -> None:
         self.admin = KafkaAdmin(settings)
+        self.configs = configs  # topic configs in the snapshot (the topics views show them)
         self.include_internal = include_internal
         self.topic_filter = topic_filter
         self.group_filter = group_filter
@@ -201,7 +202,7 @@ class ClusterMonitor:
     async def refresh(self, now: float | None = None) -> MonitorView:
         snap = await self.admin.snapshot(
             topic_filter=self.topic_filter, include_internal=self.include_internal,
-            group_filter=self.group_filter)
+            group_filter=self.group_filter, configs=self.configs)
         return self.tracker.observe(snap, now if now is not None else time.time())
 
 
