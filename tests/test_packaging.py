@@ -31,3 +31,41 @@ def test_docker_compose_runs_redpanda_on_localhost_19092():
     assert "19092:19092" in redpanda["ports"]
     assert any("external://localhost:19092" in arg for arg in redpanda["command"])
     assert compose["services"]["console"]["profiles"] == ["console"]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return {m.split(".")[0] for m in out.stdout.split()}
+
+
+def test_core_package_imports_its_modules_on_first_use():
+    """`import core` is free; a name from it loads only its own module (PEP 562)."""
+    assert not _modules_after("import core") & {"aiokafka", "confluent_kafka", "pydantic"}
+    loaded = _modules_after("from core import Envelope")
+    assert not loaded & {"aiokafka", "confluent_kafka", "prometheus_client"}
+    assert "aiokafka" in _modules_after("from core import KafkaSubscriber")
+
+
+def test_headless_commands_load_only_what_they_use():
+    """The start-up of `nexus-tui groups` (BENCHMARKS.md §4): no TUI, aiokafka, demo or
+    publisher; a lazy command still loads and runs when asked for."""
+    code = ("from nexus_tui.cli import cli; import click\n"
+            "cli.get_command(click.Context(cli), 'groups')")
+    loaded = _modules_after(code)
+    assert not loaded & {"textual", "aiokafka", "prometheus_client"}, loaded
+    assert "confluent_kafka" in loaded
+    out = subprocess.run([str(Path(sys.executable).with_name("nexus-tui")), "seek", "--help"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and "Reset GROUP" in out.stdout, out.stderr
+
+
+def test_list_offsets_uses_one_future_per_request():
+    """KafkaAdmin.list_offsets calls the C method behind AdminClient.list_offsets (one future
+    per request, not one per partition: BENCHMARKS.md §6); a confluent-kafka without it would
+    silently fall back to the slow public path, so this pins it."""
+    from core import admin
+
+    assert admin._ADMIN_LIST_OFFSETS is not None

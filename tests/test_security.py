@@ -53,8 +53,9 @@ from core.dispatch import dispatch_once
 from core.errors import ConfigError, ReadOnlyError
 from core.local import LocalCluster
 from core.local.cluster import SecureListener
+from core.oauth import OidcTokenProvider, OidcTokens
 from core.requester import Requester
-from core.settings import ConnectionSettings, OidcTokenProvider, OidcTokens
+from core.settings import ConnectionSettings
 from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.cli.connection import connection_from
 from nexus_tui.coreloop import CoreLoop

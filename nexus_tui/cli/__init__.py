@@ -4,22 +4,49 @@ from __future__ import annotations
 
 import sys
 import traceback
+from importlib import import_module
 from pathlib import Path
 
 import click
 
 from core.errors import NexusError
-from nexus_tui.cli.demo import demo
-from nexus_tui.cli.errors import errors
-from nexus_tui.cli.local import local
-from nexus_tui.cli.messages import messages
-from nexus_tui.cli.ops import dispatch, group, groups, topic_describe, topics
 from nexus_tui.cli.output import fail
-from nexus_tui.cli.seek import seek
+
+#: command name -> "module:attribute". A command's module (and what it needs: aiokafka, the
+#: admin client, the demo...) is imported only when that command runs, so `nexus-tui groups`
+#: does not pay for the others' imports (BENCHMARKS.md §4).
+COMMANDS = {
+    "local": "nexus_tui.cli.local:local",
+    "topics": "nexus_tui.cli.ops:topics",
+    "topic": "nexus_tui.cli.ops:topic",
+    "groups": "nexus_tui.cli.ops:groups",
+    "group": "nexus_tui.cli.ops:group",
+    "dispatch": "nexus_tui.cli.ops:dispatch",
+    "messages": "nexus_tui.cli.messages:messages",
+    "errors": "nexus_tui.cli.errors:errors",
+    "seek": "nexus_tui.cli.seek:seek",
+    "demo": "nexus_tui.cli.demo:demo",
+}
 
 
 class NexusGroup(click.Group):
-    """Turns every error into one readable line and a non-zero exit, never a traceback."""
+    """Turns every error into one readable line and a non-zero exit, never a traceback.
+
+    Subcommands in :data:`COMMANDS` are loaded on first use (click's lazy-group pattern).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in COMMANDS:
+            return found
+        module, _, attr = COMMANDS[cmd_name].partition(":")
+        command = getattr(import_module(module), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{COMMANDS[cmd_name]} is not a click command")
+        return command
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -67,25 +94,6 @@ def cli(ctx: click.Context, bootstrap: str | None, context: str | None,
         from nexus_tui.launch import launch_tui
 
         launch_tui(bootstrap, context, properties, read_only, refresh)
-
-
-cli.add_command(local)
-cli.add_command(topics)
-cli.add_command(groups)
-cli.add_command(group)
-cli.add_command(dispatch)
-cli.add_command(messages)
-cli.add_command(errors)
-cli.add_command(seek)
-cli.add_command(demo)
-
-
-@cli.group("topic")
-def topic() -> None:
-    """One topic."""
-
-
-topic.add_command(topic_describe)
 
 
 def main() -> None:

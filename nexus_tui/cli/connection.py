@@ -62,8 +62,29 @@ def pop_connection(kwargs: dict[str, Any]) -> ConnectionSettings:
     )
 
 
+class _Boxed:
+    """A command's result, with a cheap repr.
+
+    Python 3.11's `asyncio.run` restores the SIGINT handler through `signal.signal`, which
+    formats the handler it replaces, a partial holding the main task, whose repr includes
+    the task's result: 0.2 s of dataclass reprs for a snapshot of 10,000 partitions."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<result>"
+
+
+async def _boxed(coro: Coroutine[Any, Any, T]) -> _Boxed:
+    return _Boxed(await coro)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    result: T = asyncio.run(_boxed(coro)).value
+    return result
 
 
 def with_connection(func: Callable[..., Any]) -> Callable[..., Any]:

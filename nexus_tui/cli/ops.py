@@ -6,12 +6,11 @@ import asyncio
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.admin import KafkaAdmin, NotFound
-from core.dispatch import DispatchResult, dispatch_once
 from core.errors import ConfigError
 from core.monitor import ClusterMonitor, GroupHealth, MonitorView, TopicHealth, fmt_duration
 from core.partitioner import partition_for_key
@@ -19,6 +18,9 @@ from core.settings import ConnectionSettings
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit, json_mode
 from nexus_tui.cli.table import render_table
+
+if TYPE_CHECKING:  # the dispatch path (publisher, aiokafka) is imported when it runs
+    from core.dispatch import DispatchResult
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -108,6 +110,14 @@ def topic_describe(conn: ConnectionSettings, topic: str, root_id: str | None,
     emit(data, "\n".join(lines))
 
 
+@click.group("topic")
+def topic() -> None:
+    """One topic."""
+
+
+topic.add_command(topic_describe)
+
+
 def _escape(name: str) -> str:
     import re
 
@@ -135,7 +145,7 @@ def group_json(g: GroupHealth) -> dict[str, Any]:
 @with_connection
 def groups(conn: ConnectionSettings, group_filter: str | None, sample: float) -> None:
     """Consumer groups: state, members, lag in offsets and seconds, ETA, trend, status."""
-    view = run(_view(conn, sample, group_filter=group_filter))
+    view = run(_view(conn, sample, group_filter=group_filter, configs=False))
     rows = [group_json(g) for g in view.groups.values()]
     emit(rows, render_table(
         ["GROUP", "STATE", "MEMBERS", "LAG", "TIME LAG", "ETA", "TREND", "STATUS"],
@@ -222,6 +232,7 @@ def dispatch(conn: ConnectionSettings, topic: str, payload: str, root_id: str | 
     except RecursionError:
         raise ConfigError("--payload is JSON nested too deeply") from None
     from core.config import load_settings
+    from core.dispatch import dispatch_once
 
     result = run(dispatch_once(
         conn, topic, body, root_id=root_id, reply_timeout=reply_timeout,
