@@ -57,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -103,11 +104,6 @@ def hot_topics(topics: int) -> list[int]:
 # ---- the broker and the data -----------------------------------------------------------------
 
 
-#: The app's traffic watcher fetches all 5,000 partitions twice a second; the broker keeps each
-#: completed fetch in its purgatory's watch lists (5,000 entries) until it purges them, by
-#: default every 1,000 requests: ~1 GB, and the local broker's 512 MB heap runs out
-#: (OutOfMemoryError after a few minutes). Purging every 10 keeps it at ~200 MB.
-BROKER_CONFIG = {"fetch.purgatory.purge.interval.requests": "10"}
 
 
 def _sigterm(signum: int, frame: Any) -> None:
@@ -124,7 +120,7 @@ def private_broker() -> Iterator[str]:
         cluster = LocalCluster(state_dir=Path(state_dir))
         started = time.perf_counter()
         try:
-            state = cluster.up(brokers=1, extra_config=BROKER_CONFIG)
+            state = cluster.up(brokers=1)  # purges the fetch purgatory often (cluster.py)
             log(f"broker up at {state.bootstrap} in {time.perf_counter() - started:.1f} s")
             yield state.bootstrap
         finally:
@@ -283,14 +279,40 @@ class GcClock:
 
     def __init__(self) -> None:
         self.pauses: list[tuple[float, int, float]] = []  # (end, generation, s)
+        #: per full collection: (ms, thread CPU ms, objects collected, thread name)
+        self.full: list[tuple[float, float, int, str]] = []
         self._started = 0.0
+        self._cpu = 0.0
+        self._kinds: Counter[str] | None = None
+        self._last_census = 0.0
+        self.diffs: list[list[tuple[str, int]]] = []
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
+            if info["generation"] == 2 and os.environ.get("BENCH_TUI_CENSUS"):
+                self._census()
             self._started = time.perf_counter()
+            self._cpu = time.thread_time()
         else:
             now = time.perf_counter()
             self.pauses.append((now, info["generation"], now - self._started))
+            if info["generation"] == 2:
+                self.full.append((round((now - self._started) * 1000, 1),
+                                  round((time.thread_time() - self._cpu) * 1000, 1),
+                                  info["collected"], threading.current_thread().name))
+
+    def _census(self) -> None:
+        """What reached the old generation since the last full collection (a few, late on)."""
+        if len(self.diffs) >= 6 or time.perf_counter() - self._last_census < 30:
+            self._kinds = None
+            return
+        kinds = Counter(type(o).__qualname__ for o in gc.get_objects(2))
+        if self._kinds is not None:
+            self.diffs.append((kinds - self._kinds).most_common(10))
+            self._last_census = time.perf_counter()
+            self._kinds = None
+        else:
+            self._kinds = kinds
 
     def longest_ms(self, start: float, end: float) -> float:
         return max((p for e, _, p in self.pauses if start <= e <= end), default=0.0) * 1000
@@ -511,8 +533,6 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             if on_screen:
                 out["first_apply_ms"] = (probe.apply[0][1] - probe.apply[0][0]) * 1000
             out["first_load_stall_ms"] = stalls.longest_ms(t_start, probe.frames[0])
-            if args.gc_freeze:  # what-if, not the app's behaviour
-                gc.freeze()
             if args.paint_only:
                 return out
             log(f"first paint on {first}: {out['first_paint_s'] * 1000:.0f} ms after a "
@@ -550,9 +570,13 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
                     table.sort_column = None
             out["gc_pauses"] = [[g, round(p * 1000, 1)] for _, g, p in gc_clock.pauses
                                 if p >= 0.005]
+            out["gc_full"] = gc_clock.full
+            out["gc_diffs"] = gc_clock.diffs
             out["gc_objects"] = len(gc.get_objects())
             kinds = Counter(type(o).__name__ for o in gc.get_objects())
             out["gc_types"] = kinds.most_common(12)
+            if os.environ.get("BENCH_TUI_CENSUS"):  # who holds the most common objects
+                out["gc_holders"] = census()
             out["rss_mb"] = psutil.Process().memory_info().rss / MiB
             out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             stalls.stop()
@@ -560,6 +584,51 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         callbacks.uninstall()
         core.stop()
     return out
+
+
+def census() -> dict[str, list[tuple[str, int]]]:
+    """For the 6 most common tracked types: the types of what refers to a sample of them."""
+    import random
+
+    objects = gc.get_objects()
+    kinds = Counter(type(o).__name__ for o in objects)
+    holders: dict[str, list[tuple[str, int]]] = {}
+    for name, _ in kinds.most_common(6):
+        sample = random.sample([o for o in objects if type(o).__name__ == name], 300)
+        seen: Counter[str] = Counter()
+        for obj in sample:
+            for ref in gc.get_referrers(obj):
+                if ref is not sample and ref is not objects:
+                    seen[type(ref).__qualname__] += 1
+        holders[name] = seen.most_common(5)
+    # two levels up for the lists: what holds the lists that hold them
+    lists = random.sample([o for o in objects if type(o) is list], 300)
+    up: Counter[str] = Counter()
+    for obj in lists:
+        for ref in gc.get_referrers(obj):
+            if ref is lists or ref is objects:
+                continue
+            for ref2 in gc.get_referrers(ref):
+                if ref2 is not lists and ref2 is not objects and type(ref2) is not list:
+                    up[f"{type(ref).__qualname__}<-{type(ref2).__qualname__}"] += 1
+    holders["list (2 up)"] = up.most_common(8)
+    segs = random.sample([o for o in objects if type(o).__name__ == "Segment"], 200)
+    chain: Counter[str] = Counter()
+    for obj in segs:
+        for r1 in gc.get_referrers(obj):
+            if r1 is segs or r1 is objects:
+                continue
+            for r2 in gc.get_referrers(r1):
+                if r2 is segs or r2 is objects:
+                    continue
+                for r3 in gc.get_referrers(r2):
+                    if r3 is not segs and r3 is not objects and type(r3) not in (list, dict):
+                        r4s = [type(r4).__qualname__ for r4 in gc.get_referrers(r3)
+                               if r4 is not segs and r4 is not objects][:2]
+                        chain[f"{type(r1).__qualname__}<-{type(r2).__qualname__}<-"
+                              f"{type(r3).__qualname__}<-{r4s}"] += 1
+    holders["Segment (3 up)"] = chain.most_common(8)
+    return holders
 
 
 # ---- the parent: runs, the table -------------------------------------------------------------
@@ -574,7 +643,6 @@ def run_child(args: argparse.Namespace, bootstrap: str, first: str,
     cmd += ["--paint-only"] if paint_only else []
     cmd += ["--profile", args.profile] if args.profile else []
     cmd += ["--gc-threshold", args.gc_threshold] if args.gc_threshold else []
-    cmd += ["--gc-freeze"] if args.gc_freeze else []
     cmd += ["--no-traffic-watch"] if args.no_traffic_watch else []
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         proc = subprocess.run([*cmd, "--child-out", out.name], timeout=3600)
@@ -730,8 +798,6 @@ def main() -> None:
     what_if.add_argument("--gc-threshold", default=None, metavar="G0,G1,G2",
                          help="gc.set_threshold in the app's process, e.g. 700,10,1000000 "
                          "(no automatic full collections)")
-    what_if.add_argument("--gc-freeze", action="store_true",
-                         help="gc.freeze() after the first paint")
     what_if.add_argument("--no-traffic-watch", action="store_true",
                          help="LiveSource(watch_traffic=False)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
