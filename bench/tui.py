@@ -283,14 +283,9 @@ class GcClock:
         self.full: list[tuple[float, float, int, str]] = []
         self._started = 0.0
         self._cpu = 0.0
-        self._kinds: Counter[str] | None = None
-        self._last_census = 0.0
-        self.diffs: list[list[tuple[str, int]]] = []
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            if info["generation"] == 2 and os.environ.get("BENCH_TUI_CENSUS"):
-                self._census()
             self._started = time.perf_counter()
             self._cpu = time.thread_time()
         else:
@@ -300,19 +295,6 @@ class GcClock:
                 self.full.append((round((now - self._started) * 1000, 1),
                                   round((time.thread_time() - self._cpu) * 1000, 1),
                                   info["collected"], threading.current_thread().name))
-
-    def _census(self) -> None:
-        """What reached the old generation since the last full collection (a few, late on)."""
-        if len(self.diffs) >= 6 or time.perf_counter() - self._last_census < 30:
-            self._kinds = None
-            return
-        kinds = Counter(type(o).__qualname__ for o in gc.get_objects(2))
-        if self._kinds is not None:
-            self.diffs.append((kinds - self._kinds).most_common(10))
-            self._last_census = time.perf_counter()
-            self._kinds = None
-        else:
-            self._kinds = kinds
 
     def longest_ms(self, start: float, end: float) -> float:
         return max((p for e, _, p in self.pauses if start <= e <= end), default=0.0) * 1000
@@ -463,8 +445,10 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         if producer.flush(30) != 0:
             raise RuntimeError("change not delivered")
 
-    if args.gc_threshold:  # what-if, not the app's behaviour
-        gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
+    if args.gc_threshold:  # what-if, not the app's behaviour (the app sets its own)
+        import nexus_tui.app
+
+        nexus_tui.app.GC_THRESHOLDS = tuple(int(x) for x in args.gc_threshold.split(","))
     core = CoreLoop()
     settings = ConnectionSettings(bootstrap=args.bootstrap)
     app = NexusApp(LiveSource(settings, core, watch_traffic=not args.no_traffic_watch),
@@ -571,7 +555,6 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             out["gc_pauses"] = [[g, round(p * 1000, 1)] for _, g, p in gc_clock.pauses
                                 if p >= 0.005]
             out["gc_full"] = gc_clock.full
-            out["gc_diffs"] = gc_clock.diffs
             out["gc_objects"] = len(gc.get_objects())
             kinds = Counter(type(o).__name__ for o in gc.get_objects())
             out["gc_types"] = kinds.most_common(12)
@@ -601,33 +584,10 @@ def census() -> dict[str, list[tuple[str, int]]]:
                 if ref is not sample and ref is not objects:
                     seen[type(ref).__qualname__] += 1
         holders[name] = seen.most_common(5)
-    # two levels up for the lists: what holds the lists that hold them
-    lists = random.sample([o for o in objects if type(o) is list], 300)
-    up: Counter[str] = Counter()
-    for obj in lists:
-        for ref in gc.get_referrers(obj):
-            if ref is lists or ref is objects:
-                continue
-            for ref2 in gc.get_referrers(ref):
-                if ref2 is not lists and ref2 is not objects and type(ref2) is not list:
-                    up[f"{type(ref).__qualname__}<-{type(ref2).__qualname__}"] += 1
-    holders["list (2 up)"] = up.most_common(8)
-    segs = random.sample([o for o in objects if type(o).__name__ == "Segment"], 200)
-    chain: Counter[str] = Counter()
-    for obj in segs:
-        for r1 in gc.get_referrers(obj):
-            if r1 is segs or r1 is objects:
-                continue
-            for r2 in gc.get_referrers(r1):
-                if r2 is segs or r2 is objects:
-                    continue
-                for r3 in gc.get_referrers(r2):
-                    if r3 is not segs and r3 is not objects and type(r3) not in (list, dict):
-                        r4s = [type(r4).__qualname__ for r4 in gc.get_referrers(r3)
-                               if r4 is not segs and r4 is not objects][:2]
-                        chain[f"{type(r1).__qualname__}<-{type(r2).__qualname__}<-"
-                              f"{type(r3).__qualname__}<-{r4s}"] += 1
-    holders["Segment (3 up)"] = chain.most_common(8)
+    # what a full collection walks: references out of every tracked object, biggest first
+    sizes = sorted(((len(gc.get_referents(o)), type(o).__qualname__) for o in objects),
+                   reverse=True)
+    holders["references"] = [("total", sum(n for n, _ in sizes)), *[(k, n) for n, k in sizes[:12]]]
     return holders
 
 
@@ -796,8 +756,8 @@ def main() -> None:
                    help="write pyinstrument profiles (UI and core threads) of the 5%% refreshes")
     what_if = p.add_argument_group("what-ifs (not the app's behaviour: to locate a cost)")
     what_if.add_argument("--gc-threshold", default=None, metavar="G0,G1,G2",
-                         help="gc.set_threshold in the app's process, e.g. 700,10,1000000 "
-                         "(no automatic full collections)")
+                         help="the app's GC thresholds after its first paint (default "
+                         "700,10,100), e.g. 700,10,1000000: no automatic full collections")
     what_if.add_argument("--no-traffic-watch", action="store_true",
                          help="LiveSource(watch_traffic=False)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -91,6 +91,7 @@ class NexusApp(App):
         self.retry_in_s: float | None = None
         self._timer: Timer | None = None
         self.refresh_count = 0
+        self._gc_restore: tuple[int, ...] | None = None  # thresholds before freeze_long_lived
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -121,6 +122,15 @@ class NexusApp(App):
         if self._timer is not None:
             self._timer.stop()
         await self.source.close()
+        if self._gc_restore is not None:  # the process may go on (tests, embedding)
+            gc.unfreeze()  # what was frozen with the app becomes collectable again
+            gc.set_threshold(*self._gc_restore)
+            self._gc_restore = None
+
+    def _gc_policy(self) -> None:
+        if self._gc_restore is None and self.is_running:
+            self._gc_restore = gc.get_threshold()
+            freeze_long_lived()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "view" and parameters and parameters[0] in WRITE_VIEWS and self.read_only:
@@ -178,7 +188,7 @@ class NexusApp(App):
         self.refresh_count += 1
         self._apply(message.pulse)
         if self.refresh_count == 1:
-            self.call_after_refresh(freeze_long_lived)
+            self.call_after_refresh(self._gc_policy)
         if recovered:
             self.notify("cluster reachable again", timeout=3)
         self._schedule(self.options.refresh_interval_s)
@@ -243,16 +253,28 @@ class NexusApp(App):
         self.action_refresh()
 
 
+#: (gen 0, gen 1, gen 2) thresholds once the app runs: a full collection is considered after 100
+#: young-generation collections instead of 10 (see freeze_long_lived).
+GC_THRESHOLDS = (700, 10, 100)
+
+
 def freeze_long_lived() -> None:
-    """Move what exists once the first screen is painted (modules, classes, widgets, styles:
-    ~100,000 objects that live as long as the app) out of the garbage collector's reach.
+    """Garbage-collector policy for the app, once the first screen is painted.
 
     Python's full collections walk every tracked object and hold the GIL meanwhile, so they
-    stall the UI for as long as the heap is big; frozen objects are never walked again and are
-    still freed by reference counting when dropped (gc.freeze, as Instagram does it). Once,
-    after one full collection, so no garbage is frozen in."""
+    stall the UI for as long as the heap is big (5,000 partitions: 130-250 ms). Two levers,
+    measured in BENCHMARKS.md §6:
+
+    * ``gc.freeze()`` after one full collection: what exists now (modules, classes, widgets,
+      styles: ~130,000 objects that live as long as the app) is never walked again; frozen
+      objects are still freed by reference counting when dropped.
+    * full collections rarer (GC_THRESHOLDS): each refresh replaces ~50,000 objects of the
+      previous view, which made Python run one about every second (~290 per 4-minute bench
+      run, 5,000 partitions); the garbage they find is a few thousand objects, so waiting
+      longer costs little memory (~37 per run; RSS 184 -> 189 MB)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_tui(settings: ConnectionSettings, context_name: str = "default",

@@ -120,3 +120,23 @@ def test_snapshot_data_is_recorded_not_live():
     app = make_app()
     assert app.source.live is False and "recorded" in app.settings.bootstrap
     assert os.environ.get("TZ") == "UTC"
+
+
+async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
+    """After the first paint the app freezes its long-lived objects and makes full collections
+    rarer (BENCHMARKS.md §6); when it exits, the process gets its own policy back."""
+    import gc
+
+    from nexus_tui.app import GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        deadline = time.monotonic() + 10
+        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+            await pilot.pause(0.01)
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == GC_THRESHOLDS
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
