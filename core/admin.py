@@ -524,7 +524,7 @@ async def _empty_groups() -> dict[str, GroupInfo]:
 
 
 #: The C method behind `AdminClient.list_offsets` (one future for the whole request), when this
-#: confluent-kafka has it; tests/test_admin_offsets.py checks that it is used.
+#: confluent-kafka has it; tests/test_packaging.py checks that it is found.
 _ADMIN_LIST_OFFSETS = getattr(AdminClient.__mro__[1], "list_offsets", None)
 
 

@@ -250,6 +250,10 @@ async def test_contexts_reach_the_tls_scram_listener_and_acls_are_reported(confi
     assert as_alice[ALLOWED]["error"] is None and as_alice[ALLOWED]["total_lag"] == 3
     assert "not authorized" in as_alice[DENIED]["error"]
     assert "GROUP_AUTHORIZATION_FAILED" in as_alice[DENIED]["error"]
+    code, out, err, _ = await _cli(s, "groups", "--context", "alice")  # the human table
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "not authorized" in rows[DENIED] and "not authorized" not in rows[ALLOWED], out
 
     code, out, err, _ = await _cli(s, "group", "describe", DENIED, "--context", "alice")
     line = _one_error_line(code, err)

@@ -147,11 +147,14 @@ def groups(conn: ConnectionSettings, group_filter: str | None, sample: float) ->
     """Consumer groups: state, members, lag in offsets and seconds, ETA, trend, status."""
     view = run(_view(conn, sample, group_filter=group_filter, configs=False))
     rows = [group_json(g) for g in view.groups.values()]
+    errors = any(g.error for g in view.groups.values())  # e.g. a group it may not describe
     emit(rows, render_table(
-        ["GROUP", "STATE", "MEMBERS", "LAG", "TIME LAG", "ETA", "TREND", "STATUS"],
+        ["GROUP", "STATE", "MEMBERS", "LAG", "TIME LAG", "ETA", "TREND", "STATUS"]
+        + (["ERROR"] if errors else []),
         [[r["group"], r["state"], r["members"],
           "-" if r["total_lag"] is None else f"{r['total_lag']:,}",
           fmt_duration(r["time_lag_s"]), fmt_duration(g.eta_s), r["trend"], r["status"]]
+         + ([g.error or "-"] if errors else [])
          for r, g in zip(rows, view.groups.values(), strict=True)]))
 
 
