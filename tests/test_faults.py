@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import Banner
 from nexus_tui.source import LiveSource
 from nexus_tui.widgets import KeyedTable
+from tests.app_helpers import one_error_line, run_cli, wait_on
 from tests.kafka_helpers import create_topic, end_offsets, wait_until
 
 pytestmark = pytest.mark.cluster3
@@ -261,31 +261,10 @@ def make_app() -> Iterator[Callable[..., NexusApp]]:
         core.stop()
 
 
-async def _wait_for(pilot, cond: Callable[[], bool], timeout: float, what: str) -> float:
-    """Wait on `cond` while the app runs; return how long it took."""
-    started = time.monotonic()
-    while not cond():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.05)
-    return time.monotonic() - started
 
 
-async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str, float]:
-    started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nexus_tui", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode or 0, out.decode(), err.decode(), time.monotonic() - started
 
 
-def _one_error_line(code: int, stderr: str) -> str:
-    assert code != 0
-    assert "Traceback" not in stderr
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    return lines[0]
 
 
 async def test_full_outage_tui_keeps_running_and_recovers_and_cli_fails_cleanly(
@@ -293,35 +272,35 @@ async def test_full_outage_tui_keeps_running_and_recovers_and_cli_fails_cleanly(
     bootstrap = cluster3.bootstrap
     nodes = sorted(cluster3.local.status().alive)
     started = time.monotonic()
-    cli_ok = await _cli("groups", "-b", bootstrap, "--timeout", "3")  # the baseline: it answers
+    cli_ok = await run_cli("groups", "-b", bootstrap, "--timeout", "3")  # the baseline: it answers
     interpreter_s = time.monotonic() - started
     assert cli_ok[0] == 0, cli_ok[2]
     app = make_app(bootstrap)  # the default refresh period (5 s) and backoff
     async with app.run_test(size=SIZE) as pilot:
-        await _wait_for(pilot, lambda: app.pulse is not None, 30, "the first refresh")
+        await wait_on(pilot, lambda: app.pulse is not None, 30, "the first refresh")
         banner = app.screen.query_one(Banner)
         assert not banner.display
         down_at = time.monotonic()
         for node in nodes:
             await asyncio.to_thread(cluster3.local.kill_broker, node)
-        banner_s = await _wait_for(pilot, lambda: banner.display, 30, "the banner")
+        banner_s = await wait_on(pilot, lambda: banner.display, 30, "the banner")
         assert "unreachable" in str(banner.render())
         assert app.screen.has_class("-stale") and app.pulse is not None
 
-        code, out, err, cli_s = await _cli("groups", "-b", bootstrap, "--timeout", "3")
-        line = _one_error_line(code, err)
+        code, out, err, cli_s = await run_cli("groups", "-b", bootstrap, "--timeout", "3")
+        line = one_error_line(code, err)
         assert "cannot reach" in line or "no answer" in line, line
         assert cli_s < 3 + 1 + interpreter_s + 2, f"the CLI took {cli_s:.1f} s"
 
         # the outage lasts; the app keeps refreshing (with backoff) and stays responsive
         failures_before = app.failures
-        await _wait_for(pilot, lambda: time.monotonic() - down_at >= OUTAGE_S, OUTAGE_S + 5,
+        await wait_on(pilot, lambda: time.monotonic() - down_at >= OUTAGE_S, OUTAGE_S + 5,
                         "the outage to last")
         assert app.failures > failures_before and app.is_running
         failures = app.failures
         retry_in_s = app.retry_in_s
         await pilot.press("2")  # navigating during the outage works on the stale data
-        await _wait_for(pilot, lambda: type(app.screen).__name__ == "TopicsScreen", 5, "topics")
+        await wait_on(pilot, lambda: type(app.screen).__name__ == "TopicsScreen", 5, "topics")
         outage_s = time.monotonic() - down_at
 
         restart_at = time.monotonic()
@@ -370,30 +349,30 @@ async def test_one_broker_down_shows_in_the_overview_and_topics_then_clears(
     victim = _leader_of(bootstrap, topic, 0)
     app = make_app(bootstrap, refresh=1.0)
     async with app.run_test(size=SIZE) as pilot:
-        await _wait_for(pilot, lambda: app.pulse is not None and topic in
+        await wait_on(pilot, lambda: app.pulse is not None and topic in
                         app.pulse.view.snapshot.topics, 30, "the first refresh")
         assert "3/3" in _tile(app, "brokers")
         await asyncio.to_thread(cluster3.local.kill_broker, victim)
         killed_at = time.monotonic()
-        shown_s = await _wait_for(
+        shown_s = await wait_on(
             pilot, lambda: "2/3" in _tile(app, "brokers") and app.pulse.view.snapshot
             .topics[topic].under_replicated == 3, 30, "brokers 2/3 and URP")
         urp_tile = int(_tile(app, "urp").split()[0].replace(",", ""))
         assert urp_tile >= 3 and app.pulse.view.snapshot.under_replicated == urp_tile
         assert app.pulse.view.snapshot.topics[topic].offline == 0  # RF 3: still led
         await pilot.press("2")
-        await _wait_for(pilot, lambda: type(app.screen).__name__ == "TopicsScreen", 5, "topics")
+        await wait_on(pilot, lambda: type(app.screen).__name__ == "TopicsScreen", 5, "topics")
         table = app.screen.query_one(KeyedTable)
-        await _wait_for(pilot, lambda: topic in table._cells, 10, "the topic row")
+        await wait_on(pilot, lambda: topic in table._cells, 10, "the topic row")
         assert str(table.get_cell(topic, "urp")) == "3"
 
         restart_at = time.monotonic()
         await asyncio.to_thread(cluster3.local.start_broker, victim, 90)
         back_at = time.monotonic()
-        cleared_s = await _wait_for(pilot, lambda: str(table.get_cell(topic, "urp")) == "0",
+        cleared_s = await wait_on(pilot, lambda: str(table.get_cell(topic, "urp")) == "0",
                                     60, "URP to clear in the topics view")
         await pilot.press("1")
-        await _wait_for(pilot, lambda: "3/3" in _tile(app, "brokers")
+        await wait_on(pilot, lambda: "3/3" in _tile(app, "brokers")
                         and _tile(app, "urp").split()[0] == "0", 60, "brokers 3/3 and no URP")
     record_figures("one_broker_down", {
         "killed_broker": victim, "shown_after_s": shown_s, "urp_tile": urp_tile,

@@ -12,11 +12,7 @@ and Nexus topic-name parsing (tests/test_topics.py). Wrong credentials: tests/te
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +44,7 @@ from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import Banner
 from nexus_tui.source import LiveSource
+from tests.app_helpers import one_error_line, run_cli, wait_on
 from tests.kafka_helpers import create_topic, end_offsets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,21 +202,8 @@ def _free_port() -> int:
     return _os_free_ports(1)[0]
 
 
-async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str, float]:
-    started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nexus_tui", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode or 0, out.decode(), err.decode(), time.monotonic() - started
 
 
-def _one_error_line(code: int, stderr: str) -> str:
-    assert code != 0
-    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    return lines[0]
 
 
 def _topics(bootstrap: str) -> set[str]:
@@ -249,8 +233,8 @@ async def test_cli_bad_input_gives_one_clear_line_and_applies_nothing(strict_kaf
     messages: dict[str, tuple[float, str]] = {}  # case -> (seconds, the line)
     for args, words, bootstrap in cases:
         extra = ["--reply-timeout", "1"] if args[0] == "dispatch" else []
-        code, out, err, took = await _cli(*args, "-b", bootstrap, "--timeout", "3", *extra)
-        line = err.strip() if "--json" in args else _one_error_line(code, err)
+        code, out, err, took = await run_cli(*args, "-b", bootstrap, "--timeout", "3", *extra)
+        line = err.strip() if "--json" in args else one_error_line(code, err)
         if "--json" in args:
             assert code != 0 and "Traceback" not in err
             assert words in json.loads(line)["error"], line
@@ -282,12 +266,6 @@ def make_app() -> Iterator[Callable[..., NexusApp]]:
         core.stop()
 
 
-async def _wait_for(pilot, cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def _text(app: NexusApp, selector: str) -> str:
@@ -303,29 +281,29 @@ async def test_tui_dispatch_bad_input_shows_one_clear_message_and_applies_nothin
     missing = f"{unique}.missing.v1"
     app = make_app(strict_kafka, reply_topic=replies)
     async with app.run_test(size=(160, 50)) as pilot:
-        await _wait_for(pilot, lambda: app.pulse is not None
+        await wait_on(pilot, lambda: app.pulse is not None
                         and topic in app.pulse.view.snapshot.topics, 30, "the first refresh")
         await pilot.press("6")
-        await _wait_for(pilot, lambda: type(app.screen).__name__ == "DispatchScreen", 5, "form")
+        await wait_on(pilot, lambda: type(app.screen).__name__ == "DispatchScreen", 5, "form")
         screen = app.screen
         # oversize: the broker refuses the record; "not sent", with the reason, in #result
         screen.query_one("#topic", Input).value = topic
         screen.query_one("#payload", TextArea).text = json.dumps({"blob": "x" * 4000})
-        await _wait_for(pilot, lambda: "valid JSON" in _text(app, "#payload-help"), 5, "valid")
+        await wait_on(pilot, lambda: "valid JSON" in _text(app, "#payload-help"), 5, "valid")
         await pilot.press("ctrl+s")
-        await _wait_for(pilot, lambda: "not sent" in _text(app, "#result"), 30, "the refusal")
+        await wait_on(pilot, lambda: "not sent" in _text(app, "#result"), 30, "the refusal")
         result = _text(app, "#result")
         assert "too large" in result and len(result.strip().splitlines()) == 1, result
         # non-JSON: refused before sending; the form says why
         screen.query_one("#payload", TextArea).text = '{"name": '
-        await _wait_for(pilot, lambda: "not JSON" in _text(app, "#payload-help"), 5, "not JSON")
+        await wait_on(pilot, lambda: "not JSON" in _text(app, "#payload-help"), 5, "not JSON")
         await pilot.press("ctrl+s")
         await pilot.pause(0.2)
         assert _text(app, "#result") == result  # nothing new was sent
         # unknown topic (auto-creation off): refused before sending; the form says why
         screen.query_one("#payload", TextArea).text = "{}"
         screen.query_one("#topic", Input).value = missing
-        await _wait_for(pilot, lambda: "no such topic" in _text(app, "#topic-help"), 5,
+        await wait_on(pilot, lambda: "no such topic" in _text(app, "#topic-help"), 5,
                         "no such topic")
         await pilot.press("ctrl+s")
         await pilot.pause(0.2)
@@ -343,16 +321,16 @@ async def test_tui_wrong_bootstrap_shows_the_banner_and_dispatch_says_not_sent(
     app = make_app(bootstrap)
     async with app.run_test(size=(160, 50)) as pilot:
         banner = app.screen.query_one(Banner)
-        await _wait_for(pilot, lambda: banner.display, 20, "the banner")
+        await wait_on(pilot, lambda: banner.display, 20, "the banner")
         text = str(banner.render())
         reason = "Connection refused" if where == "nothing listening" else "Failed to resolve"
         assert "cluster unreachable" in text and reason in text, text
         assert len(text.strip().splitlines()) == 1
         await pilot.press("6")
-        await _wait_for(pilot, lambda: type(app.screen).__name__ == "DispatchScreen", 5, "form")
+        await wait_on(pilot, lambda: type(app.screen).__name__ == "DispatchScreen", 5, "form")
         app.screen.query_one("#topic", Input).value = f"{unique}.any.v1"
         app.screen.query_one("#payload", TextArea).text = "{}"
         await pilot.press("ctrl+s")
-        await _wait_for(pilot, lambda: "not sent" in _text(app, "#result"), 20, "not sent")
+        await wait_on(pilot, lambda: "not sent" in _text(app, "#result"), 20, "not sent")
         assert reason in _text(app, "#result")
         assert app.is_running

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +61,7 @@ from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import Banner
 from nexus_tui.source import LiveSource
 from nexus_tui.widgets import KeyedTable
+from tests.app_helpers import one_error_line, run_cli, wait_on
 from tests.tls_helpers import Pki, make_pki
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,20 +191,9 @@ def configured(secure: Secure, monkeypatch: pytest.MonkeyPatch) -> Secure:
 
 
 async def _cli(s: Secure, *args: str, timeout: float = 60) -> tuple[int, str, str, float]:
-    started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nexus_tui", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, cwd=s.home, env=s.env)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode or 0, out.decode(), err.decode(), time.monotonic() - started
+    return await run_cli(*args, timeout=timeout, cwd=s.home, env=s.env)
 
 
-def _one_error_line(code: int, stderr: str) -> str:
-    assert code != 0
-    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
-    lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("%")]
-    assert len(lines) == 1 and lines[0].startswith(("error: ", '{"error"')), stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -222,12 +211,6 @@ def make_app() -> Iterator[Callable[[ConnectionSettings], NexusApp]]:
         core.stop()
 
 
-async def _wait_for(pilot, cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.05)
 
 
 # ---- TLS + SCRAM + ACLs ------------------------------------------------------------------------
@@ -256,13 +239,13 @@ async def test_contexts_reach_the_tls_scram_listener_and_acls_are_reported(confi
     assert "not authorized" in rows[DENIED] and "not authorized" not in rows[ALLOWED], out
 
     code, out, err, _ = await _cli(s, "group", "describe", DENIED, "--context", "alice")
-    line = _one_error_line(code, err)
+    line = one_error_line(code, err)
     assert "not authorized" in line and DENIED in line, line
 
     # alice may read but not write: a dispatch is refused, one line, nothing produced
     code, out, err, _ = await _cli(s, "dispatch", TOPIC, "--payload", "{}", "--context",
                                    "alice", "--reply-timeout", "1")
-    line = _one_error_line(code, err)
+    line = one_error_line(code, err)
     assert "not authorized" in line, line
 
     # the core sees the same through the same context
@@ -275,11 +258,11 @@ async def test_contexts_reach_the_tls_scram_listener_and_acls_are_reported(confi
 async def test_tui_groups_table_reports_a_group_it_may_not_describe(configured, make_app):
     app = make_app(connection_from(None, "alice", (), False, 4.0), "alice")
     async with app.run_test(size=SIZE) as pilot:
-        await _wait_for(pilot, lambda: app.pulse is not None, 30, "the first refresh")
+        await wait_on(pilot, lambda: app.pulse is not None, 30, "the first refresh")
         await pilot.press("3")
-        await _wait_for(pilot, lambda: type(app.screen).__name__ == "GroupsScreen", 5, "groups")
+        await wait_on(pilot, lambda: type(app.screen).__name__ == "GroupsScreen", 5, "groups")
         table = app.screen.query_one(KeyedTable)
-        await _wait_for(pilot, lambda: DENIED in table._cells and ALLOWED in table._cells, 20,
+        await wait_on(pilot, lambda: DENIED in table._cells and ALLOWED in table._cells, 20,
                         "both groups")
         assert "not authorized" in str(table.get_cell(DENIED, "reason"))
         assert "not authorized" not in str(table.get_cell(ALLOWED, "reason"))
@@ -290,15 +273,15 @@ async def test_tui_groups_table_reports_a_group_it_may_not_describe(configured, 
 async def test_wrong_password_is_one_clear_authentication_error(configured, make_app):
     s = configured
     code, out, err, took = await _cli(s, "groups", "--context", "wrong", "--timeout", "3")
-    line = _one_error_line(code, err)
+    line = one_error_line(code, err)
     assert "authentication failed" in line and "invalid credentials" in line, line
     assert took < 3 + 10
     code, out, err, _ = await _cli(s, "topics", "--json", "--context", "wrong",
                                    "--timeout", "3")
-    assert "authentication failed" in json.loads(_one_error_line(code, err))["error"]
+    assert "authentication failed" in json.loads(one_error_line(code, err))["error"]
     for args in (("topics",), ("messages", TOPIC)):  # a key its password does not open
         code, out, err, _ = await _cli(s, *args, "--context", "badkey", "--timeout", "3")
-        assert "bad connection settings" in _one_error_line(code, err) or (
+        assert "bad connection settings" in one_error_line(code, err) or (
             "wrong ssl_key_password" in err), err
     with pytest.raises(AuthenticationFailed, match="authentication failed"):
         await KafkaAdmin(load_settings().context("wrong")[1].connection(
@@ -307,7 +290,7 @@ async def test_wrong_password_is_one_clear_authentication_error(configured, make
     app = make_app(connection_from(None, "wrong", (), False, 3.0), "wrong")
     async with app.run_test(size=SIZE) as pilot:
         banner = app.screen.query_one(Banner)
-        await _wait_for(pilot, lambda: banner.display, 20, "the banner")
+        await wait_on(pilot, lambda: banner.display, 20, "the banner")
         text = str(banner.render())
         assert "authentication failed" in text and len(text.strip().splitlines()) == 1, text
         print(f"\nFIGURES wrong_password: cli {line!r}; banner {text!r}")
@@ -348,7 +331,7 @@ async def test_secrets_never_appear_in_output_screens_logs_or_crash_logs(
     for context in ("admin", "wrong"):
         settings = connection_from(None, context, (), False, 3.0)
         seen[f"repr of {context}"] = repr(settings) + str(settings) + settings.model_dump_json()
-        await _tui_screens(make_app(settings, context), context, seen)
+        await _tui_screens(make_app(settings, context), context, seen, s.bootstrap)
     seen["python logging"] = "\n".join(r.getMessage() for r in caplog.records)
     for path in (s.home / "xdg-state").rglob("*"):  # the crash log lives here (if any)
         if path.is_file():
@@ -364,31 +347,37 @@ async def test_secrets_never_appear_in_output_screens_logs_or_crash_logs(
           "none found")
 
 
-async def _tui_screens(app: NexusApp, context: str, seen: dict[str, str]) -> None:
+async def _tui_screens(app: NexusApp, context: str, seen: dict[str, str],
+                       s_bootstrap: str = "") -> None:
     """Visit every view (and a group's detail) and keep a screenshot of each in `seen`."""
     async with app.run_test(size=SIZE) as pilot:
-        await _wait_for(pilot, lambda: app.pulse is not None or app.error is not None, 30,
+        await wait_on(pilot, lambda: app.pulse is not None or app.error is not None, 30,
                         "a refresh")
         if context == "wrong":
-            await _wait_for(pilot, lambda: app.error is not None, 20, "the banner")
+            await wait_on(pilot, lambda: app.error is not None, 20, "the banner")
             seen["TUI wrong banner"] = app.export_screenshot() + str(app.error)
         for name in ("Overview", "Topics", "Groups", "Errors", "Messages", "Dispatch"):
             await app.run_action(f"view('{name.lower()}')")  # as its key does (1-6)
-            await _wait_for(pilot, lambda n=name: type(app.screen).__name__ == f"{n}Screen", 5,
-                            name)
-            await pilot.pause(0.3)
+            await wait_on(pilot, lambda n=name: type(app.screen).__name__ == f"{n}Screen", 5,
+                          name)
+            shown = {"Overview": s_bootstrap, "Topics": TOPIC}.get(name) if context == "admin" \
+                else None
+            if shown:  # the views the search must see filled in: wait for their data
+                await wait_on(pilot, lambda x=shown: x in app.export_screenshot(), 10,
+                              f"{shown} on {name}")
+            await pilot.pause(0.3)  # the other views: whatever they show by then is searched
             seen[f"TUI {context} view {name}"] = app.export_screenshot()
             if name == "Groups" and context == "admin":
                 table = app.screen.query_one(KeyedTable)
-                await _wait_for(pilot, lambda t=table: ALLOWED in t._cells, 20, "groups")
+                await wait_on(pilot, lambda t=table: ALLOWED in t._cells, 20, "groups")
                 table.move_cursor(row=table.get_row_index(ALLOWED))
                 await pilot.press("enter")
-                await _wait_for(pilot, lambda: type(app.screen).__name__ ==
+                await wait_on(pilot, lambda: type(app.screen).__name__ ==
                                 "GroupDetailScreen", 5, "the group's detail")
                 await pilot.pause(0.5)
                 seen["TUI admin group detail"] = app.export_screenshot()
                 await pilot.press("escape")
-                await _wait_for(pilot, lambda: type(app.screen).__name__ == "GroupsScreen", 5,
+                await wait_on(pilot, lambda: type(app.screen).__name__ == "GroupsScreen", 5,
                                 "back")
 
 
