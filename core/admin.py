@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import (
     ConsumerGroupTopicPartitions,
@@ -43,6 +43,9 @@ from core.snapshot import (
     PartitionInfo,
     TopicInfo,
 )
+
+if TYPE_CHECKING:
+    from core.group_reader import GroupReader
 
 T = TypeVar("T")
 GROUP_OFFSET_CONCURRENCY = 128
@@ -156,6 +159,8 @@ class KafkaAdmin:
         self.settings = ConnectionSettings.of(brokers)
         self.configs_ttl_s = configs_ttl_s
         self._configs: dict[str, tuple[float, dict[str, str]]] = {}  # topic -> (read at, configs)
+        #: when set, snapshots read groups through it, in a child process (core/group_reader.py)
+        self.group_reader: GroupReader | None = None
         timeout_ms = int(self.settings.request_timeout_s * 1000)
         self._link_errors = _LinkErrors()
         try:
@@ -246,7 +251,7 @@ class KafkaAdmin:
             self._metadata(),
             self._await(self._admin.describe_cluster(request_timeout=self.timeout),
                         "describe cluster"),
-            self._groups(group_re, errors) if groups else _empty_groups(),
+            self._read_groups(group_filter, group_re, errors) if groups else _empty_groups(),
         )
         brokers = tuple(sorted(
             (Broker(n.id, n.host, n.port, n.rack) for n in cluster.nodes), key=lambda b: b.id))
@@ -362,6 +367,12 @@ class KafkaAdmin:
         return out
 
     # ---- groups -------------------------------------------------------------------------------
+
+    async def _read_groups(self, group_filter: str | None, group_re: re.Pattern[str] | None,
+                           errors: list[str]) -> dict[str, GroupInfo]:
+        if self.group_reader is not None:
+            return await self.group_reader.groups(group_filter, errors)
+        return await self._groups(group_re, errors)
 
     async def _groups(
         self, group_re: re.Pattern[str] | None, errors: list[str]

@@ -191,8 +191,13 @@ class ClusterMonitor:
 
     def __init__(self, settings: ConnectionSettings | str, *, include_internal: bool = False,
                  topic_filter: str | None = None, group_filter: str | None = None,
-                 tracker: LagTracker | None = None, configs: bool = True) -> None:
+                 tracker: LagTracker | None = None, configs: bool = True,
+                 isolate_groups: bool = False) -> None:
         self.admin = KafkaAdmin(settings)
+        if isolate_groups:  # a long-lived loop: a librdkafka abort must not take it down
+            from core.group_reader import GroupReader
+
+            self.admin.group_reader = GroupReader(self.admin.settings)
         self.configs = configs  # topic configs in the snapshot (the topics views show them)
         self.include_internal = include_internal
         self.topic_filter = topic_filter
@@ -204,6 +209,11 @@ class ClusterMonitor:
             topic_filter=self.topic_filter, include_internal=self.include_internal,
             group_filter=self.group_filter, configs=self.configs)
         return self.tracker.observe(snap, now if now is not None else time.time())
+
+    async def close(self) -> None:
+        """Stop the group reader's child process, if there is one."""
+        if self.admin.group_reader is not None:
+            await self.admin.group_reader.close()
 
 
 def fmt_duration(seconds: float | None) -> str:

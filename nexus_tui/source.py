@@ -57,7 +57,7 @@ class LiveSource:
                  watch_traffic: bool = True) -> None:
         self.settings = settings
         self.core = core
-        self.monitor = ClusterMonitor(settings)
+        self.monitor = ClusterMonitor(settings, isolate_groups=True)
         self.watch_traffic = watch_traffic
         self._watcher: Any = None
         self._watched: set[str] = set()
@@ -101,6 +101,7 @@ class LiveSource:
         if self._watcher is not None:
             watcher, self._watcher = self._watcher, None
             await self.core.call(watcher.stop())
+        await self.core.call(self.monitor.close())
 
 
 class RecordedSource:
