@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import psutil
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from core.admin import KafkaAdmin
 from core.envelope import Envelope, EnvelopeError, MessageKind
@@ -272,14 +272,23 @@ def _poll(deadline: float, what: str, check: Any, seen: Any = None) -> None:
         time.sleep(0.5)  # poll interval of the deadline-bounded wait
 
 
+_NOT_READY = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+              KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+
 def _count_error_replies(bootstrap: str, topic: str) -> int:
     """Error replies among the records of `topic` up to its current end."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         md = consumer.list_topics(topic, timeout=10).topics[topic]
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in md.partitions}
+        try:
+            ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for p in md.partitions}
+        except KafkaException as exc:  # a topic the demo just created: no leader yet
+            if exc.args[0].retriable() or exc.args[0].code() in _NOT_READY:
+                return 0  # nothing counted yet: the caller's deadline-bounded poll asks again
+            raise
         todo = {p for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(topic, p, 0) for p in todo])
         errors = 0
