@@ -131,8 +131,9 @@ def private_broker() -> Iterator[str]:
 
 def seed(bootstrap: str, topics: int, partitions: int, records: int) -> None:
     """Create the topics (those missing) and write `records` envelopes per partition."""
+    from common import create_topics
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
 
     from core.envelope import Envelope
 
@@ -141,19 +142,7 @@ def seed(bootstrap: str, topics: int, partitions: int, records: int) -> None:
     started = time.perf_counter()
     existing = set(admin.list_topics(timeout=30).topics)
     todo = [n for n in names if n not in existing]
-    for at in range(0, len(todo), 50):  # 500 partitions per CreateTopics request
-        futures = admin.create_topics([NewTopic(n, partitions, 1) for n in todo[at:at + 50]],
-                                      request_timeout=120)
-        for fut in futures.values():
-            fut.result(180)
-    deadline = time.monotonic() + 180
-    while True:  # metadata propagates after CreateTopics returns
-        md = admin.list_topics(timeout=30).topics
-        if all(len(getattr(md.get(n), "partitions", ())) == partitions for n in names):
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError("the topics did not all show up in the metadata")
-        time.sleep(0.5)  # poll interval of the condition above
+    create_topics(bootstrap, todo, partitions, timeout=180)
     log(f"{topics} topics x {partitions} partitions in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()

@@ -298,7 +298,7 @@ async def test_tui_dispatch_bad_input_shows_one_clear_message_and_applies_nothin
         screen.query_one("#payload", TextArea).text = '{"name": '
         await wait_on(pilot, lambda: "not JSON" in _text(app, "#payload-help"), 5, "not JSON")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await pilot.pause()  # the key handled: a refusal happens before any send
         assert _text(app, "#result") == result  # nothing new was sent
         # unknown topic (auto-creation off): refused before sending; the form says why
         screen.query_one("#payload", TextArea).text = "{}"
@@ -306,7 +306,7 @@ async def test_tui_dispatch_bad_input_shows_one_clear_message_and_applies_nothin
         await wait_on(pilot, lambda: "no such topic" in _text(app, "#topic-help"), 5,
                         "no such topic")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert _text(app, "#result") == result
         assert app.is_running and app.error is None
     assert end_offsets(strict_kafka, topic) == before

@@ -365,7 +365,7 @@ async def _tui_screens(app: NexusApp, context: str, seen: dict[str, str],
             if shown:  # the views the search must see filled in: wait for their data
                 await wait_on(pilot, lambda x=shown: x in app.export_screenshot(), 10,
                               f"{shown} on {name}")
-            await pilot.pause(0.3)  # the other views: whatever they show by then is searched
+            await pilot.pause()  # the other views: whatever they show once drawn is searched
             seen[f"TUI {context} view {name}"] = app.export_screenshot()
             if name == "Groups" and context == "admin":
                 table = app.screen.query_one(KeyedTable)
@@ -374,7 +374,8 @@ async def _tui_screens(app: NexusApp, context: str, seen: dict[str, str],
                 await pilot.press("enter")
                 await wait_on(pilot, lambda: type(app.screen).__name__ ==
                                 "GroupDetailScreen", 5, "the group's detail")
-                await pilot.pause(0.5)
+                await wait_on(pilot, lambda: ALLOWED in app.export_screenshot(), 10,
+                              "the group's detail drawn")
                 seen["TUI admin group detail"] = app.export_screenshot()
                 await pilot.press("escape")
                 await wait_on(pilot, lambda: type(app.screen).__name__ == "GroupsScreen", 5,

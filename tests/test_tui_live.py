@@ -205,7 +205,7 @@ async def test_seek_refuses_an_active_group_before_applying(kafka, unique, make_
             await wait_for(pilot, lambda: "cannot apply" in str(state.render()), 20)
             assert "Stable" in str(state.render()) and "member" in str(state.render())
             app.screen.query_one("#seek-confirm", Input).value = group
-            await pilot.pause(0.2)
+            await pilot.pause()  # the Changed message handled
             assert app.screen.query_one("#seek-apply", Button).disabled
     finally:
         await member.stop()
@@ -219,7 +219,7 @@ async def test_read_only_hides_dispatch_and_seek(kafka, unique, make_app):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.pulse is not None, 30)
         await pilot.press("6")  # dispatch's key does nothing
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert type(app.screen).__name__ == "OverviewScreen"
         assert app.check_action("view", ("dispatch",)) is False
         from nexus_tui.commands import NexusCommands
@@ -233,13 +233,14 @@ async def test_read_only_hides_dispatch_and_seek(kafka, unique, make_app):
         await pilot.press("enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "GroupDetailScreen", 5)
         assert app.screen.check_action("seek", ()) is False
-        await pilot.pause(0.2)
         from textual.widgets._footer import FooterKey
 
+        await wait_for(pilot, lambda: "Sort" in [k.description  # the footer is drawn
+                                                 for k in app.screen.query(FooterKey)], 5)
         footer = [k.description for k in app.screen.query(FooterKey)]
         assert "Sort" in footer and "Seek offsets" not in footer
         await pilot.press("s")
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert type(app.screen).__name__ == "GroupDetailScreen"
     # and the core refuses too, below the UI
     from core.errors import ReadOnlyError
