@@ -246,23 +246,33 @@ class KafkaAdmin:
         topic_re = _compile(topic_filter, "topic filter")
         group_re = _compile(group_filter, "group filter")
         errors: list[str] = []
-        # commits first (with the metadata), end offsets after: lag can't go negative
-        md, cluster, group_infos = await asyncio.gather(
-            self._metadata(),
-            self._await(self._admin.describe_cluster(request_timeout=self.timeout),
-                        "describe cluster"),
-            self._read_groups(group_filter, group_re, errors) if groups else _empty_groups(),
-        )
+        # commits first (with the metadata), end offsets after: lag can't go negative. Log
+        # start offsets only flag commits below them, so they are read alongside the groups
+        groups_read = asyncio.ensure_future(
+            self._read_groups(group_filter, group_re, errors) if groups else _empty_groups())
+        try:
+            md, cluster = await asyncio.gather(
+                self._metadata(),
+                self._await(self._admin.describe_cluster(request_timeout=self.timeout),
+                            "describe cluster"),
+            )
+            wanted = {
+                name: t for name, t in md.topics.items()
+                if (include_internal or not name.startswith("__"))
+                and (topic_re is None or topic_re.search(name)) and t.error is None
+            }
+            tps = [TopicPartition(name, p) for name, t in wanted.items() for p in t.partitions]
+            starts, group_infos = await asyncio.gather(
+                self.list_offsets(tps, OffsetSpec.earliest(), errors), groups_read)
+        finally:
+            if not groups_read.done():  # this snapshot failed: so does its groups' read
+                groups_read.cancel()
+                await asyncio.gather(groups_read, return_exceptions=True)
         brokers = tuple(sorted(
             (Broker(n.id, n.host, n.port, n.rack) for n in cluster.nodes), key=lambda b: b.id))
         controller = cluster.controller.id if cluster.controller else None
-        wanted = {
-            name: t for name, t in md.topics.items()
-            if (include_internal or not name.startswith("__"))
-            and (topic_re is None or topic_re.search(name)) and t.error is None
-        }
-        (starts, ends), topic_configs = await asyncio.gather(
-            self._log_offsets(wanted, errors),
+        ends, topic_configs = await asyncio.gather(
+            self.list_offsets(tps, OffsetSpec.latest(), errors),
             self._topic_configs(list(wanted), errors) if configs else _none(),
         )
         topics = {}
@@ -278,18 +288,6 @@ class KafkaAdmin:
             topics=dict(sorted(topics.items())), groups=group_infos, taken_at=taken_at,
             took_s=time.monotonic() - started, errors=tuple(errors),
         )
-
-    async def _log_offsets(
-        self, topics: Mapping[str, Any], errors: list[str]
-    ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
-        tps = [TopicPartition(name, p) for name, t in topics.items() for p in t.partitions]
-        if not tps:
-            return {}, {}
-        earliest, latest = await asyncio.gather(
-            self.list_offsets(tps, OffsetSpec.earliest(), errors),
-            self.list_offsets(tps, OffsetSpec.latest(), errors),
-        )
-        return earliest, latest
 
     async def list_offsets(
         self, tps: Iterable[TopicPartition], spec: Any, errors: list[str] | None = None
@@ -330,8 +328,7 @@ class KafkaAdmin:
                 request_timeout=self.timeout)
             await _all_done(futures.values())
             return {tp: f.exception() or f.result() for tp, f in futures.items()}
-        fut: Future[Any] = Future()
-        fut.set_running_or_notify_cancel()
+        fut = _started_future()
         _ADMIN_LIST_OFFSETS(self._admin, request, fut, request_timeout=self.timeout)
         await _all_done((fut,))
         failed = fut.exception()
@@ -381,19 +378,31 @@ class KafkaAdmin:
             self._admin.list_consumer_groups(request_timeout=self.timeout), "list groups")
         for err in listed.errors or ():
             errors.append(f"list groups: {err}")
-        ids = sorted(g.group_id for g in listed.valid
-                     if group_re is None or group_re.search(g.group_id))
-        return await self.describe_groups(ids, errors)
+        wanted = sorted((g for g in listed.valid
+                         if group_re is None or group_re.search(g.group_id)),
+                        key=lambda g: g.group_id)
+        # an Empty group has no members by definition: ListGroups' state and type say all a
+        # description would (see describe_groups)
+        empty = {g.group_id: _state_name(g.type) if g.type is not None else ""
+                 for g in wanted if _state_name(g.state) == "Empty"}
+        return await self.describe_groups([g.group_id for g in wanted], errors, empty=empty)
 
     async def describe_groups(
-        self, group_ids: list[str], errors: list[str] | None = None
+        self, group_ids: list[str], errors: list[str] | None = None,
+        empty: Mapping[str, str] | None = None,
     ) -> dict[str, GroupInfo]:
-        """Members, state and committed offsets of these groups (describe batched; offsets
-        fetched with bounded concurrency)."""
+        """Members, state and committed offsets of these groups: one DescribeConsumerGroups
+        call for all of them, their committed offsets with bounded concurrency.
+
+        `empty` (group -> type) names groups ListGroups just reported Empty: they are not
+        described (no members, no assignor; the coordinator is left unknown). librdkafka
+        describes a group with up to 5 requests (FindCoordinator, ConsumerGroupDescribe,
+        FindCoordinator, DescribeGroups when it is a classic group), one group at a time on
+        the coordinator's connection: 200 groups cost ~1,400 requests (BENCHMARKS.md §4)."""
         if not group_ids:
             return {}
-        described_f = self._admin.describe_consumer_groups(
-            group_ids, request_timeout=self.timeout)
+        group_ids = list(dict.fromkeys(group_ids))  # one result per distinct group, in order
+        empty = empty or {}
         sem = asyncio.Semaphore(GROUP_OFFSET_CONCURRENCY)
 
         async def offsets(gid: str) -> dict[tuple[str, int], int] | BaseException:
@@ -403,14 +412,23 @@ class KafkaAdmin:
                 except NexusError as exc:
                     return exc
 
+        to_describe = [g for g in group_ids if g not in empty]
         described, committed = await asyncio.gather(
-            asyncio.gather(*(asyncio.wrap_future(f) for f in described_f.values()),
-                           return_exceptions=True),
-            asyncio.gather(*(offsets(g) for g in group_ids)),
-        )
+            self._describe_groups(to_describe), asyncio.gather(*(offsets(g) for g in group_ids)))
+        descriptions = dict(zip(to_describe, described, strict=True))
         out: dict[str, GroupInfo] = {}
-        for gid, desc, offs in zip(described_f, described, committed, strict=True):
+        for gid, offs in zip(group_ids, committed, strict=True):
             error = None
+            desc = descriptions.get(gid)
+            if desc is None:  # listed Empty
+                if isinstance(offs, BaseException):
+                    error = str(offs)
+                    if errors is not None:
+                        errors.append(f"offsets of group {gid}: {error}")
+                    offs = {}
+                out[gid] = GroupInfo(gid, "Empty", group_type=empty[gid], offsets=offs,
+                                     error=error)
+                continue
             if isinstance(desc, BaseException):
                 error = kafka_error_text(desc)
                 if errors is not None:
@@ -438,11 +456,35 @@ class KafkaAdmin:
             )
         return out
 
+    async def _describe_groups(self, group_ids: list[str]) -> list[Any]:
+        """One description (or the exception saying why not) per group, in order.
+
+        Through the C method behind `AdminClient.describe_consumer_groups`: one future for
+        the whole call, where the public API adds one per group, each waking this loop."""
+        if not group_ids:
+            return []
+        fut: Future[Any] = _started_future()
+        _ADMIN_C.describe_consumer_groups(self._admin, group_ids, fut,
+                                          request_timeout=self.timeout)
+        try:
+            results: list[Any] = await asyncio.wrap_future(fut)
+        except Exception as exc:  # the whole request failed: every group says why
+            return [exc] * len(group_ids)
+        if len(results) != len(group_ids):
+            raise NexusError(f"describe groups: {len(results)} answers for "
+                             f"{len(group_ids)} groups")
+        return [KafkaException(r) if isinstance(r, KafkaError) else r for r in results]
+
     async def committed_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
         """Every offset the group committed (partitions without a commit are left out)."""
-        futures = self._admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group_id)], request_timeout=self.timeout)
-        result = await self._await(futures[group_id], f"offsets of group {group_id}")
+        fut: Future[Any] = _started_future()  # the C method: one future, not two per group
+        _ADMIN_C.list_consumer_group_offsets(
+            self._admin, [ConsumerGroupTopicPartitions(group_id)], fut,
+            request_timeout=self.timeout)
+        (result,) = await self._await(fut, f"offsets of group {group_id}")
+        if isinstance(result, KafkaError):
+            raise NexusError(f"offsets of group {group_id}: "
+                             f"{kafka_error_text(KafkaException(result))}")
         return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions
                 if tp.offset >= 0 and tp.error is None}
 
@@ -534,9 +576,18 @@ async def _empty_groups() -> dict[str, GroupInfo]:
     return {}
 
 
-#: The C method behind `AdminClient.list_offsets` (one future for the whole request), when this
-#: confluent-kafka has it; tests/test_packaging.py checks that it is found.
-_ADMIN_LIST_OFFSETS = getattr(AdminClient.__mro__[1], "list_offsets", None)
+#: confluent-kafka's C client class, under `AdminClient`. Its methods take one future for the
+#: whole request; the Python wrappers add a future per partition or per group on top, which the
+#: snapshot does not need (tests/test_packaging.py checks that these are found).
+_ADMIN_C: Any = AdminClient.__mro__[1]
+#: The C method behind `AdminClient.list_offsets`, when this confluent-kafka has it.
+_ADMIN_LIST_OFFSETS = getattr(_ADMIN_C, "list_offsets", None)
+
+
+def _started_future() -> Future[Any]:
+    fut: Future[Any] = Future()
+    fut.set_running_or_notify_cancel()
+    return fut
 
 
 def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:

@@ -61,6 +61,44 @@ async def test_lag_matches_consumer_group_command(kafka, unique):
     assert _ours(snap.partition_lags(other)) == _kafka_describe(kafka.bootstrap, other)
 
 
+async def test_snapshot_describes_active_groups_and_takes_empty_ones_from_the_listing(
+        kafka, unique):
+    """Empty groups are not described (their listing says it all); active ones are, with
+    their members and assignment."""
+    from confluent_kafka import Consumer
+
+    topic, idle, active = unique, f"{unique}-idle", f"{unique}-active"
+    create_topic(kafka.bootstrap, topic, partitions=2)
+    produce_counts(kafka.bootstrap, topic, [4, 6])
+    commit_offsets(kafka.bootstrap, idle, {(topic, 0): 1})
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": active,
+                         "client.id": "active-client", "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    admin = KafkaAdmin(kafka.bootstrap)
+    try:
+        consumer.subscribe([topic])
+        snap = None
+        for _ in range(200):  # until the group is Stable with its member (bounded)
+            consumer.poll(0.1)
+            snap = await admin.snapshot(group_filter=f"^{unique}-")
+            group = snap.groups.get(active)
+            if group is not None and group.state == "Stable" and group.members:
+                break
+        assert snap is not None
+        group = snap.groups[active]
+        assert group.state == "Stable" and group.coordinator == 1
+        assert [m.client_id for m in group.members] == ["active-client"]
+        assert group.members[0].assignment == ((topic, 0), (topic, 1))
+        empty = snap.groups[idle]
+        assert (empty.state, empty.members, empty.group_type) == ("Empty", (), "Classic")
+        assert empty.offsets == {(topic, 0): 1} and empty.error is None
+        described = (await admin.describe_groups([idle]))[idle]
+        assert (described.state, described.members, described.offsets) == (
+            "Empty", (), {(topic, 0): 1})
+    finally:
+        consumer.close()
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "nexus_tui", *args], capture_output=True,
                           text=True, timeout=60, env=dict(os.environ))
@@ -75,6 +113,7 @@ async def test_group_describe_json_shape_and_errors(kafka, unique):
     data = json.loads(out.stdout)
     assert data["group"] == unique and data["state"] == "Empty"
     assert data["members"] == [] and data["total_lag"] == 3
+    assert data["coordinator"] == 1  # described, though snapshots skip Empty groups' describe
     parts = {(p["topic"], p["partition"]): p for p in data["partitions"]}
     assert parts[(unique, 0)] | {} == parts[(unique, 0)]
     assert (parts[(unique, 0)]["committed"], parts[(unique, 0)]["lag"]) == (2, 3)

@@ -69,3 +69,6 @@ def test_list_offsets_uses_one_future_per_request():
     from core import admin
 
     assert admin._ADMIN_LIST_OFFSETS is not None
+    # and the group reads: one future per DescribeConsumerGroups call and per group's offsets
+    assert callable(admin._ADMIN_C.describe_consumer_groups)
+    assert callable(admin._ADMIN_C.list_consumer_group_offsets)

@@ -175,7 +175,8 @@ def group_describe(conn: ConnectionSettings, group_id: str) -> None:
         snap = await admin.snapshot(group_filter=f"^{_escape(group_id)}$", configs=False,
                                     topic_filter="^(" + "|".join(_escape(t) for t in info.topics)
                                     + ")$" if info.topics else "^$")
-        return snap, snap.groups.get(group_id, info)
+        return snap, info  # described: coordinator and assignor too (snapshots skip those
+        # of Empty groups)
 
     snap, info = run(describe())
     rows = snap.partition_lags(group_id) if group_id in snap.groups else []
