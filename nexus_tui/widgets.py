@@ -74,6 +74,7 @@ class KeyedTable(DataTable):
         self._columns = list(columns)
         self._cells: dict[str, tuple[tuple[str, str], ...]] = {}
         self._all: dict[str, Sequence[Cell]] = {}
+        self._shown: dict[str, list[Cell]] = {}  # the cells DataTable holds, per row
         # width of every shown cell, and per column how many rows have each width: a column
         # fits its widest cell without measuring the whole column again (see _fit_columns)
         self._widths: dict[str, list[int]] = {}
@@ -109,8 +110,15 @@ class KeyedTable(DataTable):
                 if bool(pattern.search(k) or pattern.search(v[0].plain)) != inverse}
 
     def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
-        """Make the table show `rows` (key -> cells in column order)."""
-        self._all = dict(rows)
+        """Make the table show `rows` (key -> cells in column order).
+
+        Long-lived objects are what each of Python's full garbage collections walks (they
+        stalled the UI: BENCHMARKS.md §6), so a sync keeps none it does not need: an unchanged
+        cell stays the one DataTable already holds (the new one is dropped at once), and
+        DataTable's render caches are emptied when anything changed — their keys carry
+        DataTable's update count, so no entry made before an update can be used again, yet
+        they kept up to 10,000 rendered cells and 1,000 rows and lines until pushed out."""
+        updates = self._update_count
         visible = self._visible(rows)
         keep = self.current_key
         keys = [c[1] for c in self._columns]
@@ -121,7 +129,7 @@ class KeyedTable(DataTable):
             for gone in [k for k in self._cells if k not in visible]:
                 moved = True
                 self.remove_row(gone)
-                del self._cells[gone]
+                del self._cells[gone], self._shown[gone]
                 for i, width in enumerate(self._widths.pop(gone)):
                     _uncount(counts[i], width)
             for key, cells in visible.items():
@@ -130,14 +138,17 @@ class KeyedTable(DataTable):
                 if old is None:
                     moved = True
                     self.add_row(*cells, key=key)
+                    self._shown[key] = list(cells)
                     widths = self._widths[key] = [_cell_width(c, self) for c in cells]
                     for i, width in enumerate(widths):
                         counts[i][width] += 1
                 elif old != sig:
                     widths = self._widths[key]
+                    shown = self._shown[key]
                     for i, (col, cell, before) in enumerate(zip(keys, cells, old, strict=True)):
                         if cell.signature != before:
                             self.update_cell(key, col, cell)
+                            shown[i] = cell
                             width = _cell_width(cell, self)
                             if width != widths[i]:
                                 _uncount(counts[i], widths[i])
@@ -153,6 +164,9 @@ class KeyedTable(DataTable):
             sorted_as = (self.sort_column, self.sort_reverse)
             sort_index = keys.index(self.sort_column) if self.sort_column in keys else -1
             self._apply_sort(keep, moved or sort_index in touched or self._sorted_as != sorted_as)
+        self._all = {k: self._shown.get(k, v) for k, v in rows.items()}
+        if self._update_count != updates:
+            self._clear_caches()
 
     def _fit_columns(self, touched: set[int]) -> None:
         """Fit each column with an updated cell to its widest cell (or its label).

@@ -1,0 +1,62 @@
+"""KeyedTable keeps no long-lived objects it does not need (BENCHMARKS.md §6: every one of them
+is walked by each of Python's full garbage collections, which stalled the UI)."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from nexus_tui.widgets import Cell, KeyedTable, num
+
+COLUMNS = [("NAME", "name"), ("LAG", "lag")]
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS)
+
+
+def rows(lags: dict[str, int]) -> dict[str, list[Cell]]:
+    return {name: [Cell(name), num(lag)] for name, lag in lags.items()}
+
+
+async def test_unchanged_cells_are_the_ones_shown_and_stale_renders_are_dropped():
+    lags = {f"group-{i:03}": i for i in range(40)}
+    async with TableApp().run_test(size=(60, 30)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.sync(rows(lags))
+        await pilot.pause()
+        assert len(table._cell_render_cache) > 0  # the first frame rendered the cells
+
+        # the same values again: nothing changes, the renders stay usable
+        table.sync(rows(lags))
+        assert len(table._cell_render_cache) > 0
+
+        lags["group-007"] = 700
+        fresh = rows(lags)
+        table.sync(fresh)
+        # every cached render was keyed by the update count before this change: all gone
+        assert len(table._cell_render_cache) == 0 and len(table._row_render_cache) == 0
+        assert len(table._line_cache) == 0
+        # one object per shown cell: the table's own, not a second copy from this sync
+        for key, cells in table._all.items():
+            shown = [table.get_cell(key, col) for _, col in COLUMNS]
+            assert all(a is b for a, b in zip(cells, shown, strict=True)), key
+        assert table._all["group-007"][1] is fresh["group-007"][1]  # the changed cell: new
+        assert table._all["group-008"][1] is not fresh["group-008"][1]  # unchanged: kept
+        assert table.get_cell("group-007", "lag").plain == "700"
+
+        await pilot.pause()  # the next frame renders the visible rows again, current ones only
+        assert len(table._cell_render_cache) > 0
+        assert {key[6] for key in table._cell_render_cache.keys()} == {table._update_count}
+
+
+async def test_filtered_out_rows_come_back_with_their_current_values():
+    async with TableApp().run_test(size=(60, 30)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.sync(rows({"orders": 1, "payments": 2}))
+        table.set_filter("orders")
+        assert table.row_count == 1
+        table.sync(rows({"orders": 1, "payments": 5}))  # changes while hidden
+        table.set_filter("")
+        assert table.row_count == 2
+        assert table.get_cell("payments", "lag").plain == "5"
