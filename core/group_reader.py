@@ -7,122 +7,50 @@ coordinator's connection is going down. Measured here: 2 aborts in 14 broker res
 refresh loop reading 100 groups (RELIABILITY.md). A dashboard must survive exactly that, so a
 long-lived refresh loop (the TUI) reads groups through :class:`GroupReader`: a child process
 (`python -m core.group_reader`) owning its own admin client, spoken to over its stdin/stdout
-in length-prefixed pickles. When the child dies, the call raises a `NexusError` saying why, and
-the next call starts a new child. Pickles only ever travel between this process and the child
-it started.
+in length-prefixed pickles (core/child.py). When the child dies, the call raises a
+`NexusError` saying why, and the next call starts a new child.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import pickle
-import signal
-import struct
 import sys
 from typing import Any, BinaryIO
 
+from core.child import ChildService, read, write
 from core.errors import NexusError
 from core.settings import ConnectionSettings
 from core.snapshot import GroupInfo
 
-_HEADER = struct.Struct(">I")
 
-
-class GroupReader:
+class GroupReader(ChildService):
     """`KafkaAdmin`'s consumer-group reads (list, describe, offsets) done in a child process."""
 
+    doing = "reading consumer groups"
+    role = "reader"
+
     def __init__(self, settings: ConnectionSettings) -> None:
+        # the child's own requests time out after request_timeout_s; list + describe +
+        # offsets run one after the other, plus its start-up
+        super().__init__("core.group_reader", settings, 3 * settings.request_timeout_s + 10)
         self.settings = settings
-        self._proc: asyncio.subprocess.Process | None = None
-        self._lock = asyncio.Lock()  # one request at a time on the pipe
-        self.restarts = 0  # children started after one died
 
     async def groups(self, group_filter: str | None, errors: list[str]) -> dict[str, GroupInfo]:
         """Every group matching the regex, described with its committed offsets."""
-        infos, child_errors = await self._call(("groups", group_filter))
+        infos, child_errors = await self.call(("groups", group_filter))
         errors.extend(child_errors)
         return dict(infos)
-
-    async def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-
-    async def _call(self, request: tuple[Any, ...]) -> Any:
-        async with self._lock:
-            proc = await self._child()
-            assert proc.stdin is not None and proc.stdout is not None
-            try:
-                _write(proc.stdin, request)
-                await proc.stdin.drain()
-                size = _HEADER.unpack(await asyncio.wait_for(
-                    proc.stdout.readexactly(_HEADER.size), self._deadline()))[0]
-                ok, value = pickle.loads(await proc.stdout.readexactly(size))
-            except (asyncio.IncompleteReadError, BrokenPipeError, ConnectionResetError,
-                    TimeoutError) as exc:
-                raise await self._died(exc) from None
-        if not ok:
-            raise value
-        return value
-
-    def _deadline(self) -> float:
-        # the child's own requests time out after request_timeout_s; list + describe +
-        # offsets run one after the other, plus its start-up
-        return 3 * self.settings.request_timeout_s + 10
-
-    async def _child(self) -> asyncio.subprocess.Process:
-        if self._proc is not None and self._proc.returncode is None:
-            return self._proc
-        if self._proc is not None:
-            self.restarts += 1
-        self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "core.group_reader", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        assert self._proc.stdin is not None
-        _write(self._proc.stdin, self.settings)
-        return self._proc
-
-    async def _died(self, exc: BaseException) -> NexusError:
-        proc = self._proc
-        assert proc is not None
-        if isinstance(exc, TimeoutError):
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        code = await proc.wait()
-        how = (f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}")
-        hint = (" (librdkafka aborts this way when a broker goes away during a group request, "
-                "confluentinc/librdkafka#4605)" if code == -signal.SIGABRT else "")
-        if isinstance(exc, TimeoutError):
-            how = f"no answer within {self._deadline():g} s, stopped"
-        return NexusError(f"reading consumer groups: the reader process {how}{hint}; "
-                          "a new one starts with the next refresh")
-
-
-def _write(stream: Any, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
-
-
-def _read(stream: BinaryIO) -> Any:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError
-    (size,) = _HEADER.unpack(header)
-    return pickle.loads(stream.read(size))
 
 
 def _serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     """The child: settings first, then one answer per request until stdin closes."""
     from core.admin import KafkaAdmin, _compile
 
-    admin = KafkaAdmin(_read(stdin))
+    admin = KafkaAdmin(read(stdin))
     loop = asyncio.new_event_loop()
     while True:
         try:
-            op, group_filter = _read(stdin)
+            op, group_filter = read(stdin)
         except EOFError:
             return
         errors: list[str] = []
@@ -135,8 +63,7 @@ def _serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
             answer = (False, exc)
         except Exception as exc:  # noqa: BLE001 - a bug: the caller shows it as one line
             answer = (False, NexusError(f"reading consumer groups: {type(exc).__name__}: {exc}"))
-        _write(stdout, answer)
-        stdout.flush()
+        write(stdout, answer)
 
 
 if __name__ == "__main__":

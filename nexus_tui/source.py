@@ -1,7 +1,8 @@
 """Where the TUI's data comes from: a live cluster through the core, or a recorded pulse.
 
 `Pulse` is everything one refresh produces. `LiveSource` builds it on the core loop from
-`ClusterMonitor` (snapshot + lag health) and the traffic watcher (Nexus error rates).
+`ClusterMonitor` (snapshot + lag health) and the traffic watcher (Nexus error rates, read
+from its child process).
 `RecordedSource` replays fixed pulses: only for deterministic screenshots, never as proof of
 Kafka behaviour.
 """
@@ -11,11 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.monitor import ClusterMonitor, MonitorView
 from core.settings import ConnectionSettings
 from nexus_tui.coreloop import CoreLoop
+
+if TYPE_CHECKING:
+    from core.traffic_process import TrafficProcess
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,10 @@ class DataSource(Protocol):
 
 
 class LiveSource:
-    """A real cluster: snapshots on the core loop, traffic watched from the topics' end."""
+    """A real cluster: snapshots on the core loop; Nexus traffic watched from the topics' end
+    by a child process (core/traffic_process.py), consumer groups read by another
+    (core/group_reader.py), so that neither their work nor a librdkafka abort reaches the UI's
+    process."""
 
     live = True
 
@@ -59,48 +66,29 @@ class LiveSource:
         self.core = core
         self.monitor = ClusterMonitor(settings, isolate_groups=True)
         self.watch_traffic = watch_traffic
-        self._watcher: Any = None
-        self._watched: set[str] = set()
+        self.traffic: TrafficProcess | None = None
 
     async def refresh(self) -> Pulse:
         return await self.core.call(self._refresh())
 
     async def _refresh(self) -> Pulse:
         view = await self.monitor.refresh()
-        traffic: dict[str, Any] = {}
-        errors: Sequence[Any] = ()
-        dead: Sequence[Any] = ()
-        if self.watch_traffic:
-            watcher = await self._ensure_watcher(view)
-            if watcher is not None:
-                traffic = dict(watcher.stats())
-                errors = tuple(watcher.recent_errors())
-                dead = tuple(watcher.recent_dead_letters())
-        return Pulse(view, traffic, tuple(errors), tuple(dead))
-
-    async def _ensure_watcher(self, view: MonitorView) -> Any:
-        try:
-            from core.traffic import TrafficWatcher
-        except ImportError:  # traffic watching not available in this build
-            return None
+        if not self.watch_traffic:
+            return Pulse(view)
         from core.topics import is_dead_letter_topic, is_nexus_topic
+        from core.traffic_process import TrafficProcess
 
-        names = [t for t in view.snapshot.topics
-                 if is_nexus_topic(t) or is_dead_letter_topic(t)]
-        if self._watcher is None:
-            self._watcher = TrafficWatcher(self.settings, names)
-            self._watched = set(names)
-            await self._watcher.start()
-        else:
-            for name in set(names) - self._watched:
-                self._watcher.watch(name)
-                self._watched.add(name)
-        return self._watcher
+        if self.traffic is None:
+            self.traffic = TrafficProcess(self.settings)
+        readings = await self.traffic.readings(
+            t for t in view.snapshot.topics if is_nexus_topic(t) or is_dead_letter_topic(t))
+        return Pulse(view, dict(readings.stats), readings.recent_errors,
+                     readings.recent_dead_letters)
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            watcher, self._watcher = self._watcher, None
-            await self.core.call(watcher.stop())
+        if self.traffic is not None:
+            traffic, self.traffic = self.traffic, None
+            await self.core.call(traffic.close())
         await self.core.call(self.monitor.close())
 
 

@@ -108,6 +108,30 @@ async def test_overview_topics_groups_and_details(kafka, unique, make_app):
         assert cell(app, f"{topic}:2", "committed") == "0"
 
 
+async def test_errors_screen_shows_live_error_replies_from_the_watcher_process(
+        kafka, unique, make_app):
+    """The Nexus traffic figures come from the traffic watcher's child process."""
+    req, res = f"{unique}.orders.v1", f"{unique}.replies.v1"
+    create_topic(kafka.bootstrap, req, partitions=3)
+    create_topic(kafka.bootstrap, res, partitions=1)
+    app = make_app(kafka.bootstrap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await wait_for(pilot, lambda: {req, res} <= table_keys(app), 30, "traffic rows")
+        traffic = app.source.traffic
+        assert traffic is not None and traffic.pid is not None
+        await app.core.call(traffic.readings(positioned=True))  # records from now are counted
+        requests = [Envelope.new_root("t.caller.v1", req, {"i": i}, reply_to=res)
+                    for i in range(10)]
+        async with KafkaPublisher(kafka.bootstrap) as pub:
+            await pub.publish_many(requests)
+            await pub.publish_many([q.reply_error(f"boom {i}") if i < 4 else q.reply({"i": i})
+                                    for i, q in enumerate(requests)])
+        await wait_for(pilot, lambda: cell(app, res, "errpct") == "40.0", 30, "error %")
+        recent = str(app.screen.query_one("#recent-errors", Static).render())
+        assert all(f"boom {i}" in recent for i in range(4))
+
+
 async def test_dispatch_shows_the_ack_then_the_reply(kafka, unique, make_app):
     topic = f"{unique}.greet.v1"
     create_topic(kafka.bootstrap, topic, partitions=2)

@@ -1,0 +1,143 @@
+"""Work done in a child process of ours, spoken to in length-prefixed pickles over its
+stdin/stdout.
+
+Two reasons to move core work out of a long-lived process (the TUI):
+
+* **A crash stays in the child.** librdkafka can abort the whole process during a broker
+  restart (confluentinc/librdkafka#4605, core/group_reader.py).
+* **The caller stays responsive.** Python runs one thread at a time and its cyclic garbage
+  collector walks every live object of the process: tailing 5,000 partitions with aiokafka
+  costs the UI process both CPU slices and ~30,000 long-lived objects (BENCHMARKS.md §6).
+
+:class:`ChildService` is the parent's side: one request at a time, an answer or the reason the
+child died (as a `NexusError` naming what it was doing), and a new child on the next call.
+The child's side reads its first message (what to set up) and then answers requests; `read`
+/ `write` are the framing for a blocking child, `read_async` for one with an event loop. Pickles
+only ever travel between a process and the child it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pickle
+import signal
+import struct
+import sys
+from typing import Any, BinaryIO
+
+from core.errors import NexusError
+
+_HEADER = struct.Struct(">I")
+
+
+class ChildService:
+    """A `python -m <module>` child: started on first use, restarted after it died."""
+
+    #: what the child does, for errors: "reading consumer groups: the reader process ..."
+    doing = "working"
+    role = "helper"
+
+    def __init__(self, module: str, hello: Any, deadline_s: float) -> None:
+        self.module = module
+        self.hello = hello  # the child's first message: what it sets up
+        self.deadline_s = deadline_s  # longest wait for one answer before giving up on it
+        self._proc: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()  # one request at a time on the pipe
+        self.restarts = 0  # children started after one died
+        self.generation = 0  # children started so far (a new one has no state yet)
+
+    async def call(self, request: Any) -> Any:
+        """Send `request`, return the child's answer (or raise the exception it answered)."""
+        async with self._lock:
+            proc = await self._child()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(_frame(request))
+                await proc.stdin.drain()
+                ok, value = await asyncio.wait_for(read_async(proc.stdout), self.deadline_s)
+            except (asyncio.IncompleteReadError, BrokenPipeError, ConnectionResetError,
+                    TimeoutError) as exc:
+                raise await self._died(exc) from None
+        if not ok:
+            raise value
+        return value
+
+    async def close(self) -> None:
+        """Stop the child. It holds nothing that needs a goodbye (no group membership, no
+        commits, nothing buffered to send), so it is killed."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    async def _child(self) -> asyncio.subprocess.Process:
+        if self._proc is not None and self._proc.returncode is None:
+            return self._proc
+        if self._proc is not None:
+            self.restarts += 1
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", self.module, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        self.generation += 1
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(_frame(self.hello))
+        return self._proc
+
+    async def _died(self, exc: BaseException) -> NexusError:
+        proc = self._proc
+        assert proc is not None
+        if isinstance(exc, TimeoutError):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        code = await proc.wait()
+        how = (f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}")
+        hint = (" (librdkafka aborts this way when a broker goes away during a request, "
+                "confluentinc/librdkafka#4605)" if code == -signal.SIGABRT else "")
+        if isinstance(exc, TimeoutError):
+            how, hint = f"gave no answer within {self.deadline_s:g} s and was stopped", ""
+        return NexusError(f"{self.doing}: the {self.role} process {how}{hint}; "
+                          "a new one starts with the next refresh")
+
+
+def _frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def write(stream: BinaryIO, obj: Any) -> None:
+    """One message to a blocking stream (flushed)."""
+    stream.write(_frame(obj))
+    stream.flush()
+
+
+def read(stream: BinaryIO) -> Any:
+    """One message from a blocking stream; EOFError when the other side closed it."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+async def read_async(reader: asyncio.StreamReader) -> Any:
+    """One message from an asyncio stream (IncompleteReadError when it closed)."""
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    return pickle.loads(await reader.readexactly(size))
+
+
+async def stdio_streams() -> tuple[asyncio.StreamReader, BinaryIO]:
+    """The child's stdin as an asyncio stream (to read requests while other tasks run) and
+    its stdout for answers (small, written whole and flushed)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader, sys.stdout.buffer

@@ -1,0 +1,64 @@
+"""The traffic watcher in its child process (core/traffic_process.py), on the real broker: the
+same counts as in-process, and a new child after the old one died, told every topic again."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+
+from core import ConnectionSettings, Envelope, KafkaPublisher
+from core.traffic_process import TrafficProcess
+from tests.kafka_helpers import create_topic, wait_until
+
+
+async def _published(bootstrap: str, envelopes: list[Envelope]) -> None:
+    async with KafkaPublisher(bootstrap) as pub:
+        await pub.publish_many(envelopes)
+
+
+async def test_counts_from_the_child_and_a_new_child_after_it_died(kafka, unique):
+    req, res = f"{unique}.req", f"{unique}.res"
+    create_topic(kafka.bootstrap, req, partitions=3)
+    create_topic(kafka.bootstrap, res, partitions=2)
+    traffic = TrafficProcess(ConnectionSettings(bootstrap=kafka.bootstrap, request_timeout_s=5))
+    latest: dict[str, object] = {}
+
+    async def reading_shows(check) -> bool:
+        latest["r"] = reading = await traffic.readings()
+        return check(reading)
+
+    try:
+        first = await traffic.readings([req, res], positioned=True)
+        assert first.stats[req].messages == 0 and first.stats[res].messages == 0
+        child = traffic.pid
+        assert child is not None and psutil.Process(child).ppid() == os.getpid()
+
+        requests = [Envelope.new_root("t.caller.v1", req, {"i": i}, reply_to=res)
+                    for i in range(20)]
+        replies = [q.reply_error(f"boom {i}") if i < 4 else q.reply({"ok": i})
+                   for i, q in enumerate(requests[:10])]
+        await _published(kafka.bootstrap, requests)
+        await _published(kafka.bootstrap, replies)
+        await wait_until(lambda: reading_shows(
+            lambda r: r.stats[req].requests == 20 and r.stats[res].replies == 10), 30, "counted")
+        reading = latest["r"]
+        assert (reading.stats[res].error_replies, reading.stats[req].answered) == (4, 10)
+        assert {e.error for e in reading.recent_errors} == {f"boom {i}" for i in range(4)}
+
+        os.kill(child, signal.SIGKILL)
+        psutil.Process(child).wait(10)
+        await wait_until(lambda: traffic._proc is not None
+                         and traffic._proc.returncode is not None, 10, "the death noticed")
+        again = await traffic.readings(positioned=True)  # a new child, told both topics
+        assert traffic.restarts == 1 and traffic.pid not in (None, child)
+        assert again.stats[req].messages == 0 and again.stats[res].messages == 0
+        await _published(kafka.bootstrap, requests[:5])
+        await wait_until(lambda: reading_shows(lambda r: r.stats[req].requests == 5), 30,
+                         "counted by the new child")
+        child = traffic.pid
+    finally:
+        await traffic.close()
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+
