@@ -34,7 +34,8 @@ Definitions (`time.perf_counter` on the app's loop):
   refresh; a run's figure is its worst. Beside it: the longest UI-loop callback in thread CPU
   time (our own blocking work, free of GIL waits and machine noise), the same windows with
   the app idle, a bare loop before the app starts, and the GC pauses (`gc.callbacks`).
-* RSS: `psutil` RSS of the process after all its refreshes; peak = the kernel's VmHWM.
+* RSS: `psutil` RSS of the process after all its refreshes; peak = the kernel's VmHWM. The
+  app's child processes (group reader, traffic watcher: core/child.py) are reported beside it.
 
 The what-if flags change the app's process (GC settings, no traffic watcher) to locate a cost;
 they are not how the app runs.
@@ -550,6 +551,8 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             if os.environ.get("BENCH_TUI_CENSUS"):  # who holds the most common objects
                 out["gc_holders"] = census()
             out["rss_mb"] = psutil.Process().memory_info().rss / MiB
+            out["children_rss_mb"] = sum(  # the group reader and the traffic watcher
+                c.memory_info().rss for c in psutil.Process().children(recursive=True)) / MiB
             out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             stalls.stop()
     finally:
@@ -659,6 +662,9 @@ def table(runs: list[dict[str, Any]], paints: list[dict[str, Any]]) -> list[dict
     add("RSS after the refreshes", "MB", [r["rss_mb"] for r in runs], TARGET_RSS_MB,
         "after the warm-up and the 5% refreshes (the lag history is full after 60)")
     add("peak RSS", "MB", [r["peak_rss_mb"] for r in runs], None)
+    add("RSS of the app's child processes", "MB",
+        [r["children_rss_mb"] for r in runs if "children_rss_mb" in r], None,
+        "group reader + traffic watcher (core/child.py), at the same moment")
     # informative
     add("stall during the first load", "ms", [r["first_load_stall_ms"] for r in paints], None,
         "from app start to the first paint")

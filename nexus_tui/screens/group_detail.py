@@ -49,7 +49,7 @@ class GroupDetailScreen(NexusScreen):
                if g.data_loss else ""))
         rows = {}
         for ph in g.partitions:
-            r, v = ph.lag, ph.verdict
+            r, v = ph.lag, ph.verdict  # rebuilt from the tuple: one group's rows
             rows[f"{r.topic}:{r.partition}"] = [
                 Cell(r.topic), num(r.partition), num(r.committed), num(r.log_end),
                 num(r.lag, style="red" if r.data_loss else ""),

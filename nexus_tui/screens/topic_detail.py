@@ -89,7 +89,7 @@ class TopicDetailScreen(NexusScreen):
         lines = []
         for gid in health.groups:
             g = pulse.view.groups.get(gid)
-            lag = sum(r.lag.lag or 0 for r in g.partitions if r.lag.topic == self.topic) if g \
+            lag = sum(r.offset_lag or 0 for r in g.partitions if r.topic == self.topic) if g \
                 else 0
             lines.append(f"{gid}  lag {lag:,}  {g.status.value if g else ''}")
         self.query_one("#topic-groups", Static).update("\n".join(lines) or "none")

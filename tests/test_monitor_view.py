@@ -1,0 +1,46 @@
+"""The monitor's view of a big cluster must not weigh on Python's garbage collector: a group's
+per-partition rows are plain tuples of plain values, which the collector stops tracking
+(BENCHMARKS.md §6: every tracked object is walked by each full collection of the TUI)."""
+
+from __future__ import annotations
+
+import gc
+
+from core.burrow import PartitionStatus
+from core.lag import PartitionLag
+from core.monitor import LagTracker, PartitionHealth
+from core.snapshot import ClusterSnapshot, GroupInfo, PartitionInfo, TopicInfo
+
+TOPICS, PARTITIONS = 20, 10
+
+
+def _snapshot(t: float, consumed: int) -> ClusterSnapshot:
+    topics = {f"t{i}": TopicInfo(f"t{i}", tuple(
+        PartitionInfo(f"t{i}", p, 1, (1, 2), (1,), 0, 100 + int(t)) for p in range(PARTITIONS)))
+        for i in range(TOPICS)}
+    groups = {f"g{i}": GroupInfo(f"g{i}", "Empty", offsets={
+        (f"t{i}", p): consumed for p in range(PARTITIONS)}) for i in range(TOPICS)}
+    return ClusterSnapshot("c", 1, (), topics, groups, taken_at=t)
+
+
+def test_per_partition_rows_are_untracked_and_rebuild_their_rows():
+    tracker = LagTracker()
+    view = None
+    for step in range(12):
+        view = tracker.observe(_snapshot(1000.0 + step, 10 + step), 1000.0 + step)
+    assert view is not None
+    # a collection untracks a tuple whose items are untracked by then: a group's tuple of rows
+    # may be seen before its rows (the order of the generations' lists), so twice
+    gc.collect()
+    gc.collect()
+    rows = [p for g in view.groups.values() for p in g.partition_rows]
+    assert len(rows) == TOPICS * PARTITIONS
+    assert not any(gc.is_tracked(x) for x in rows)
+    assert not any(gc.is_tracked(g.partition_rows) for g in view.groups.values())
+
+    row = view.groups["g3"].partitions[4]
+    assert row.lag == PartitionLag("t3", 4, 21, 0, 1111, 1090, False)
+    verdict = row.verdict
+    assert verdict.status is PartitionStatus.WARN and verdict.lag == 1090
+    assert PartitionHealth.of(row.lag, verdict, row.time_lag_s, row.consume_rate,
+                              row.produce_rate) == row
