@@ -50,6 +50,34 @@ async def test_unchanged_cells_are_the_ones_shown_and_stale_renders_are_dropped(
         assert {key[6] for key in table._cell_render_cache.keys()} == {table._update_count}
 
 
+async def test_an_update_leaves_no_cyclic_garbage_behind():
+    """Render caches emptied by an update are freed at once, not left for a full collection."""
+    import gc
+
+    lags = {f"topic-{i:03}": i for i in range(500)}
+    async with TableApp().run_test(size=(80, 60)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.sync(rows(lags))
+        await pilot.pause()
+        cached = len(table._cell_render_cache) + len(table._line_cache)
+        assert cached > 50  # the visible rows were rendered
+        lags["topic-499"] += 1  # a first update: the first frame's own garbage goes with it
+        table.sync(rows(lags))
+        await pilot.pause()
+        for step in range(3):
+            gc.collect()
+            gc.disable()  # only this sync's garbage counts
+            try:
+                lags[f"topic-{step:03}"] += 1000
+                table.sync(rows(lags))
+                assert len(table._cell_render_cache) == 0
+                unreachable = gc.collect()
+            finally:
+                gc.enable()
+            assert unreachable < 20, unreachable  # was ~500 per 100 cached renders
+            await pilot.pause()
+
+
 async def test_filtered_out_rows_come_back_with_their_current_values():
     async with TableApp().run_test(size=(60, 30)) as pilot:
         table = pilot.app.query_one(KeyedTable)
