@@ -11,7 +11,8 @@ Two reasons to move core work out of a long-lived process (the TUI):
 
 :class:`ChildService` is the parent's side: one request at a time, an answer or the reason the
 child died (as a `NexusError` naming what it was doing), and a new child on the next call.
-The child's side reads its first message (what to set up) and then answers requests; `read`
+The child's side lowers its CPU priority (`background_priority`), reads its first message
+(what to set up) and then answers requests; `read`
 / `write` are the framing for a blocking child, `read_async` for one with an event loop. Pickles
 only ever travel between a process and the child it started.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
 import signal
 import struct
@@ -29,6 +31,8 @@ from typing import Any, BinaryIO
 from core.errors import NexusError
 
 _HEADER = struct.Struct(">I")
+#: how much lower a child's CPU priority is than its parent's (`nice`)
+CHILD_NICENESS = 10
 
 
 class ChildService:
@@ -132,6 +136,13 @@ async def read_async(reader: asyncio.StreamReader) -> Any:
     """One message from an asyncio stream (IncompleteReadError when it closed)."""
     (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
     return pickle.loads(await reader.readexactly(size))
+
+
+def background_priority() -> None:
+    """Called first by a child: run at a lower CPU priority (nice +10) than its parent, so
+    that on a busy machine the process the user looks at gets the CPU first."""
+    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not POSIX
+        os.nice(CHILD_NICENESS)
 
 
 async def stdio_streams() -> tuple[asyncio.StreamReader, BinaryIO]:

@@ -17,7 +17,7 @@ import asyncio
 import sys
 from typing import Any, BinaryIO
 
-from core.child import ChildService, read, write
+from core.child import ChildService, background_priority, read, write
 from core.errors import NexusError
 from core.settings import ConnectionSettings
 from core.snapshot import GroupInfo
@@ -46,6 +46,7 @@ def _serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     """The child: settings first, then one answer per request until stdin closes."""
     from core.admin import KafkaAdmin, _compile
 
+    background_priority()
     admin = KafkaAdmin(read(stdin))
     loop = asyncio.new_event_loop()
     while True:

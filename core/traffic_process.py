@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.child import ChildService, read_async, stdio_streams, write
+from core.child import ChildService, background_priority, read_async, stdio_streams, write
 from core.errors import NexusError
 from core.settings import ConnectionSettings
 from core.traffic_window import DeadLetter, ErrorReply, TopicTraffic
@@ -69,6 +69,7 @@ async def _serve() -> None:
     once, then the child exits."""
     from core.traffic import TrafficWatcher
 
+    background_priority()
     reader, out = await stdio_streams()
     settings, options = await read_async(reader)
     watcher = TrafficWatcher(settings, **options)

@@ -10,6 +10,7 @@ import signal
 import psutil
 import pytest
 
+from core.child import CHILD_NICENESS
 from core.errors import NexusError
 from core.monitor import ClusterMonitor
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
@@ -33,6 +34,7 @@ async def test_groups_from_the_child_equal_in_process_and_survive_its_abort(kafk
         assert reader is not None and reader._proc is not None
         child = reader._proc.pid
         assert psutil.Process(child).ppid() == os.getpid()
+        assert psutil.Process(child).nice() == min(19, os.nice(0) + CHILD_NICENESS)
 
         # the child aborts while a request is in it: one clear error, this process unharmed.
         # Stopped first, so the abort lands after the request was written (the reader holds

@@ -9,6 +9,7 @@ import signal
 import psutil
 
 from core import ConnectionSettings, Envelope, KafkaPublisher
+from core.child import CHILD_NICENESS
 from core.traffic_process import TrafficProcess
 from tests.kafka_helpers import create_topic, wait_until
 
@@ -34,6 +35,8 @@ async def test_counts_from_the_child_and_a_new_child_after_it_died(kafka, unique
         assert first.stats[req].messages == 0 and first.stats[res].messages == 0
         child = traffic.pid
         assert child is not None and psutil.Process(child).ppid() == os.getpid()
+        # a background worker: the CPU goes to the process the user looks at first
+        assert psutil.Process(child).nice() == min(19, os.nice(0) + CHILD_NICENESS)
 
         requests = [Envelope.new_root("t.caller.v1", req, {"i": i}, reply_to=res)
                     for i in range(20)]
