@@ -221,6 +221,18 @@ class StallMonitor:
         return max(late, default=0.0) * 1000
 
 
+def _callback_name(handle: Any) -> str:
+    """What a slow callback ran: the coroutine of a task's step, else the handle."""
+    owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+    coro = owner.get_coro() if isinstance(owner, asyncio.Task) else None
+    if coro is not None:
+        frame = getattr(coro, "cr_frame", None)
+        where = f" at {frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno}" \
+            if frame is not None else ""
+        return f"task {owner.get_name()} {getattr(coro, '__qualname__', coro)}{where}"
+    return repr(handle)[:160]
+
+
 class CallbackClock:
     """Wall and thread-CPU time of every callback the UI thread's loop runs (asyncio
     `Handle._run`: one task step, one timer, one message): the CPU time is our own blocking
@@ -230,6 +242,7 @@ class CallbackClock:
 
     def __init__(self) -> None:
         self.slow: list[tuple[float, float, float]] = []  # (end, wall s, cpu s)
+        self.names: list[str] = []  # what each slow callback was (same order)
         self._original: Any = None
 
     def install(self) -> None:
@@ -238,7 +251,7 @@ class CallbackClock:
 
         ui = threading.get_ident()
         run = self._original = events.Handle._run
-        slow, wall, cpu = self.slow, time.perf_counter, time.thread_time
+        slow, names, wall, cpu = self.slow, self.names, time.perf_counter, time.thread_time
         get_ident = threading.get_ident
 
         def timed_run(handle: Any) -> None:
@@ -250,6 +263,7 @@ class CallbackClock:
             w2 = wall()
             if w2 - w >= CallbackClock.MIN_S:
                 slow.append((w2, w2 - w, cpu() - c))
+                names.append(_callback_name(handle))
 
         events.Handle._run = timed_run  # type: ignore[method-assign]
 
@@ -262,6 +276,12 @@ class CallbackClock:
     def longest_cpu_ms(self, start: float, end: float) -> float:
         return max((c for e, w, c in self.slow if e - w >= start and e <= end),
                    default=0.0) * 1000
+
+    def slowest(self, n: int = 8) -> list[tuple[float, float, str]]:
+        """The `n` longest callbacks: (wall ms, CPU ms, what)."""
+        ranked = sorted(zip(self.slow, self.names, strict=True), key=lambda x: -x[0][1])
+        return [(round(w * 1000, 1), round(c * 1000, 1), name)
+                for (_, w, c), name in ranked[:n]]
 
 
 class GcClock:
@@ -545,6 +565,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             out["gc_pauses"] = [[g, round(p * 1000, 1)] for _, g, p in gc_clock.pauses
                                 if p >= 0.005]
             out["gc_full"] = gc_clock.full
+            out["slow_callbacks"] = callbacks.slowest()
             out["gc_objects"] = len(gc.get_objects())
             kinds = Counter(type(o).__name__ for o in gc.get_objects())
             out["gc_types"] = kinds.most_common(12)

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.render import measure
@@ -15,6 +17,7 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, default_cell_formatter
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
+SegmentLines = list[list[Segment]]
 
 
 class Cell(Text):
@@ -70,6 +73,7 @@ class KeyedTable(DataTable):
     ]
 
     def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+        self._renders: dict[tuple[Any, ...], SegmentLines] = {}  # see _render_cell
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._columns = list(columns)
         self._cells: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -166,21 +170,47 @@ class KeyedTable(DataTable):
             self._apply_sort(keep, moved or sort_index in touched or self._sorted_as != sorted_as)
         self._all = {k: self._shown.get(k, v) for k, v in rows.items()}
         if self._update_count != updates:
-            self._clear_caches()
+            self._drop_stale_renders()
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False) -> SegmentLines:
+        """DataTable's, with renders kept across updates.
+
+        DataTable keys its rendered cells by its update count, so one changed cell made every
+        visible cell render again through Rich: ~500 cells, 40-100 ms of the UI thread per
+        refresh frame on 5,000 partitions, the longest stalls left (BENCHMARKS.md §6). Kept
+        here by what the render depends on instead: the cell (its value and style), its place
+        (DataTable writes row and column into the segments), width, style and cursor state.
+        Textual's own cache invalidations (`_clear_caches`) empty it too."""
+        if row_index < 0 or column_index < 0:  # the header and row labels: as DataTable does
+            return super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                        hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cell = self._data[row_key][column_key]
+        key = (row_key, column_key, row_index, column_index, _render_signature(cell),
+               base_style, width, cursor, hover, self._show_hover_cursor,
+               self._pseudo_class_state)
+        renders = self._renders
+        lines = renders.pop(key, None)
+        if lines is None:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                         hover)
+            # twice what the table shows: the visible cells stay, replaced ones age out
+            if len(renders) >= 2 * max(1, self.size.height) * max(1, len(self.columns)):
+                del renders[next(iter(renders))]  # the least recently used
+        renders[key] = lines  # (re)inserted last: most recently used
+        return lines
+
+    def _drop_stale_renders(self) -> None:
+        """After an update: DataTable's caches hold nothing it can use again (their keys
+        carry its update count); ours stays valid."""
+        _clear_lru_caches(self)
+        DataTable._clear_caches(self)
 
     def _clear_caches(self) -> None:
-        """DataTable's, freeing the entries at once. Textual's LRUCache links its entries in
-        a ring of [prev, next, key, value] lists, so a cleared cache was cyclic garbage
-        (20,000-38,000 objects per refresh on 5,000 partitions) that only a full collection
-        frees, walking it first (BENCHMARKS.md §6). Emptied links are freed by reference
-        counting."""
-        for cache in (self._row_render_cache, self._cell_render_cache,
-                      self._row_renderable_cache, self._line_cache, self._offset_cache,
-                      self._ordered_row_cache):
-            for link in cache._cache.values():
-                link.clear()
-            cache._head = []
-        super()._clear_caches()
+        self._renders.clear()
+        self._drop_stale_renders()
 
     def _fit_columns(self, touched: set[int]) -> None:
         """Fit each column with an updated cell to its widest cell (or its label).
@@ -243,3 +273,24 @@ def _sortable(cell: Any) -> tuple[int, Any]:
     if isinstance(value, int | float):
         return (0, value)
     return (1, str(value))
+
+
+def _render_signature(cell: Any) -> Any:
+    """What a cell's render depends on, for a Text: its text, styles and layout."""
+    if isinstance(cell, Text):
+        return (cell.plain, str(cell.style), cell.justify, cell.overflow, cell.no_wrap,
+                tuple(cell.spans))
+    return cell
+
+
+def _clear_lru_caches(table: DataTable) -> None:
+    """Empty DataTable's LRU caches so that their entries are freed at once. Textual's
+    LRUCache links its entries in a ring of [prev, next, key, value] lists: a cache emptied
+    with `clear()` was cyclic garbage (20,000-38,000 objects per refresh on 5,000
+    partitions) that only a full collection frees, walking it first (BENCHMARKS.md §6)."""
+    for cache in (table._row_render_cache, table._cell_render_cache,
+                  table._row_renderable_cache, table._line_cache, table._offset_cache,
+                  table._ordered_row_cache):
+        for link in cache._cache.values():
+            link.clear()
+        cache._head = []

@@ -78,6 +78,41 @@ async def test_an_update_leaves_no_cyclic_garbage_behind():
             await pilot.pause()
 
 
+async def test_a_frame_after_an_update_renders_only_the_changed_cells(monkeypatch):
+    """DataTable alone renders every visible cell again after any update (its render cache is
+    keyed by its update count); KeyedTable keeps the renders of unchanged cells."""
+    from textual.widgets import DataTable
+
+    rendered: list[tuple[int, int]] = []
+    original = DataTable._render_cell
+
+    def counting(self, row_index, column_index, *args, **kwargs):
+        rendered.append((row_index, column_index))
+        return original(self, row_index, column_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counting)
+    lags = {f"topic-{i:03}": i for i in range(300)}
+    async with TableApp().run_test(size=(60, 30)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.sync(rows(lags))
+        await pilot.pause()
+        first = len([c for c in rendered if c[0] >= 0])
+        assert first >= 40  # every visible cell (and the header) once
+        rendered.clear()
+        lags["topic-002"] = 7  # as wide as before: the column keeps its width
+        table.sync(rows(lags))
+        await pilot.pause()
+        body = {c for c in rendered if c[0] >= 0}
+        assert body == {(2, 1)}, body  # the one changed cell
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        shown = [line.split() for line in lines if "topic-002" in line]
+        assert shown == [["topic-002", "7"]], shown  # the new value on screen
+        rendered.clear()
+        table.move_cursor(row=5)  # the cursor's rows change style: those render again
+        await pilot.pause()
+        assert {r for r, _ in rendered if r >= 0} == {0, 5}
+
+
 async def test_filtered_out_rows_come_back_with_their_current_values():
     async with TableApp().run_test(size=(60, 30)) as pilot:
         table = pilot.app.query_one(KeyedTable)
