@@ -143,6 +143,15 @@ class NexusApp(App):
             return
         self.switch_mode(name)
 
+    def collect_after_paint(self) -> None:
+        """A full garbage collection once the next frame is painted; screens ask for one when
+        they are shown. Filling a view's table leaves thousands of objects behind: collected
+        then, while the user takes in the view they asked for, rather than by a refresh's
+        collection later (10,000 objects, 40-60 ms, in the middle of a refresh:
+        BENCHMARKS.md §6)."""
+        if self._gc_restore is not None:  # the app's GC policy is on (freeze_long_lived)
+            self.call_after_refresh(gc.collect)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 

@@ -124,7 +124,8 @@ def test_snapshot_data_is_recorded_not_live():
 
 async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
     """After the first paint the app freezes its long-lived objects and makes full collections
-    rarer (BENCHMARKS.md §6); when it exits, the process gets its own policy back."""
+    rarer, and collects once a switched-to view is painted (BENCHMARKS.md §6); when it exits,
+    the process gets its own policy back."""
     import gc
 
     from nexus_tui.app import GC_THRESHOLDS
@@ -138,5 +139,22 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
             await pilot.pause(0.01)
         assert gc.get_freeze_count() > 10_000
         assert gc.get_threshold() == GC_THRESHOLDS
+
+        # a view switch is followed by a full collection once painted
+        full: list[int] = []
+
+        def seen(phase: str, info: dict) -> None:
+            if phase == "stop" and info["generation"] == 2:
+                full.append(info["collected"])
+
+        gc.callbacks.append(seen)
+        try:
+            await pilot.press("3")
+            deadline = time.monotonic() + 10
+            while not full and time.monotonic() < deadline:
+                await pilot.pause(0.01)
+        finally:
+            gc.callbacks.remove(seen)
+        assert full and type(app.screen).__name__ == "GroupsScreen"
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
