@@ -92,6 +92,7 @@ class NexusApp(App):
         self._timer: Timer | None = None
         self.refresh_count = 0
         self._gc_restore: tuple[int, ...] | None = None  # thresholds before freeze_long_lived
+        self._frozen_views: set[type] = set()  # main views frozen once shown (collect_after_paint)
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -131,6 +132,8 @@ class NexusApp(App):
         if self._gc_restore is None and self.is_running:
             self._gc_restore = gc.get_threshold()
             freeze_long_lived()
+            if self._current() is not None:  # the view shown now is frozen with the rest
+                self._frozen_views.add(type(self.screen))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "view" and parameters and parameters[0] in WRITE_VIEWS and self.read_only:
@@ -143,14 +146,27 @@ class NexusApp(App):
             return
         self.switch_mode(name)
 
-    def collect_after_paint(self) -> None:
+    def collect_after_paint(self, screen: NexusScreen) -> None:
         """A full garbage collection once the next frame is painted; screens ask for one when
         they are shown. Filling a view's table leaves thousands of objects behind: collected
         then, while the user takes in the view they asked for, rather than by a refresh's
-        collection later (10,000 objects, 40-60 ms, in the middle of a refresh:
-        BENCHMARKS.md §6)."""
-        if self._gc_restore is not None:  # the app's GC policy is on (freeze_long_lived)
-            self.call_after_refresh(gc.collect)
+        collection later (10,000 objects, 40-60 ms, in the middle of a refresh). The first
+        time each main view is shown, what it holds then (its widgets, its table) is frozen
+        too, as the first paint's objects are (freeze_long_lived): at most one freeze per
+        view, so what a freeze keeps from ever being collected stays bounded
+        (BENCHMARKS.md §6)."""
+        if self._gc_restore is None:  # the app's GC policy is not on (yet)
+            return
+        view = type(screen)
+        freeze = view in self.MODES.values() and view not in self._frozen_views
+        self._frozen_views.add(view)
+        self.call_after_refresh(self._collect, freeze)
+
+    @staticmethod
+    def _collect(freeze: bool) -> None:
+        gc.collect()
+        if freeze:
+            gc.freeze()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -276,7 +292,8 @@ def freeze_long_lived() -> None:
 
     * ``gc.freeze()`` after one full collection: what exists now (modules, classes, widgets,
       styles: ~130,000 objects that live as long as the app) is never walked again; frozen
-      objects are still freed by reference counting when dropped.
+      objects are still freed by reference counting when dropped. Each main view is frozen
+      the same way once, when first shown (NexusApp.collect_after_paint).
     * full collections rarer (GC_THRESHOLDS): each refresh replaces ~50,000 objects of the
       previous view, which made Python run one about every second (~290 per 4-minute bench
       run, 5,000 partitions); the garbage they find is a few thousand objects, so waiting

@@ -147,6 +147,7 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
             if phase == "stop" and info["generation"] == 2:
                 full.append(info["collected"])
 
+        frozen = gc.get_freeze_count()
         gc.callbacks.append(seen)
         try:
             await pilot.press("3")
@@ -156,5 +157,14 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
         finally:
             gc.callbacks.remove(seen)
         assert full and type(app.screen).__name__ == "GroupsScreen"
+        await pilot.pause()
+        assert gc.get_freeze_count() > frozen  # the groups view, frozen once shown
+        await pilot.press("2")  # the topics view, frozen when first shown
+        await pilot.pause(0.1)
+        frozen = gc.get_freeze_count()
+        for key in ("3", "2", "3"):  # each main view is frozen once: no more freezing
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        assert gc.get_freeze_count() <= frozen
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before

@@ -103,7 +103,7 @@ class NexusScreen(Screen):
         pulse = self.nexus.pulse
         if pulse is not None:
             self.apply(pulse)
-            self.nexus.collect_after_paint()
+            self.nexus.collect_after_paint(self)
 
     def sync_state(self) -> None:
         state = self.nexus.conn_state()
