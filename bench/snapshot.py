@@ -13,7 +13,12 @@ _offsets, 16 in flight. At each step, in the same run and interleaved:
 
 and the total lag of every group is checked to agree between ours and Kafka's tool.
 
-    .venv/bin/python bench/snapshot.py [--runs 3] [--quick] [-b HOST:PORT]
+The groups only commit, so they are Empty. `--active` gives each one a member: a child process
+holds one consumer per group (subscribed to its topic, every partition paused at once: no
+fetching, no commits, so the lags stay as committed) and the measuring starts when every group
+is Stable. Empty and active groups cost different requests (BENCHMARKS.md §4).
+
+    .venv/bin/python bench/snapshot.py [--runs 3] [--quick] [--active] [-b HOST:PORT]
 """
 
 from __future__ import annotations
@@ -111,6 +116,66 @@ def _settle(gid: str, fut: Future, requests: dict, failed: dict) -> None:
         failed[gid] = requests[gid]
 
 
+def hold_members(bootstrap: str, start: int, stop: int) -> subprocess.Popen:
+    """A child process keeping one member in each of groups [start, stop); returns once all
+    of them are Stable."""
+    proc = subprocess.Popen([sys.executable, __file__, "--members", bootstrap, str(start),
+                             str(stop)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "assigned":
+        proc.kill()
+        raise RuntimeError(f"the members process did not get its assignments: {line!r}")
+    wanted = {group_name(i) for i in range(start, stop)}
+    client = admin(bootstrap)
+    deadline = time.monotonic() + 120
+    while True:
+        listed = client.list_consumer_groups(request_timeout=30).result()
+        stable = {g.group_id for g in listed.valid if g.state.name == "STABLE"}
+        if wanted <= stable:
+            return proc
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError(f"{len(wanted - stable)} groups never became Stable")
+        time.sleep(0.5)  # polling the groups' state, bounded by the deadline
+
+
+def members_child(bootstrap: str, start: int, stop: int) -> None:
+    """--members: one consumer per group, partitions paused on assignment; runs until stdin
+    closes."""
+    import select
+
+    from confluent_kafka import Consumer
+
+    assigned: set[int] = set()
+
+    def on_assign(i: int):
+        def cb(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            consumer.pause(partitions)
+            assigned.add(i)
+        return cb
+
+    consumers = []
+    for i in range(start, stop):
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": group_name(i),
+                      "client.id": f"bench-member-{i}", "enable.auto.commit": False,
+                      "session.timeout.ms": 45_000, "log_level": 3})
+        c.subscribe([topic_name(i)], on_assign=on_assign(i))
+        consumers.append(c)
+    told = False
+    while True:
+        for c in consumers:
+            c.poll(0)
+        if not told and len(assigned) == stop - start:
+            print("assigned", flush=True)
+            told = True
+        if select.select([sys.stdin], [], [], 0.2)[0] and not sys.stdin.read(1):
+            break  # the parent closed our stdin
+    for c in consumers:
+        c.close()
+
+
 def ours_process(bootstrap: str) -> tuple[float, dict[str, int | None]]:
     started = time.perf_counter()
     proc = subprocess.run([NEXUS_TUI, "groups", "--json", "-b", bootstrap, "--timeout", "30"],
@@ -177,43 +242,72 @@ def measure(bootstrap: str, runs: int, expected: dict[str, int]) -> dict[str, li
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--members"]:
+        members_child(argv[1], int(argv[2]), int(argv[3]))
+        return 0
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--steps", default=None, help="topic (= group) counts, e.g. 20,100,200")
+    p.add_argument("--active", action="store_true",
+                   help="give every group a member (Stable groups) before measuring")
     args = p.parse_args(argv)
     steps = [int(x) for x in (args.steps or ("10,40" if args.quick else "20,100,200")).split(",")]
     runs = args.runs or (1 if args.quick else 3)
     print_machine()
     rng = random.Random(7)
-    results: list[Result] = []
     expected: dict[str, int] = {}
+    members: list[subprocess.Popen] = []
+    kind = "active" if args.active else "Empty"
     with broker(args.bootstrap) as b:
-        done = 0
-        for step in steps:
-            started = time.perf_counter()
-            expected.update(grow(b.bootstrap, done, step, rng))
-            done = step
-            parts = step * PARTITIONS_PER_TOPIC
-            log(f"{step} topics x {PARTITIONS_PER_TOPIC} = {parts:,} partitions, {step} groups "
-                f"ready in {time.perf_counter() - started:.1f} s; measuring ...")
-            got = measure(b.bootstrap, runs, expected)
-            last = step == steps[-1]
-            results += [
-                Result(f"{parts:,} partitions, {step} groups: nexus-tui groups --json", "s",
-                       got["process"], got["reference"],
-                       f"<= {TARGET_S:g} s and >= {TARGET_SPEEDUP:g}x faster" if last else
-                       f">= {TARGET_SPEEDUP:g}x faster",
-                       f"speedup>={TARGET_SPEEDUP}",
-                       note="ratio = ConsumerGroupCommand time / ours (speed-up)"),
-                Result("  same, absolute", "s", got["process"], target=f"<= {TARGET_S:g} s",
-                       check=f"<={TARGET_S}"),
-                Result("  KafkaAdmin.snapshot(), fresh client", "s", got["cold"]),
-                Result("  KafkaAdmin.snapshot(), reused client", "s", got["warm"]),
-            ]
-    print_table("cluster snapshot with lag", results,
+        try:
+            results = measure_steps(b.bootstrap, steps, runs, rng, expected, members, args.active)
+        finally:
+            for proc in members:
+                if proc.stdin is not None:
+                    proc.stdin.close()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    print_table(f"cluster snapshot with lag ({kind} groups)", results,
                 f"{runs} runs per step; whole processes for both CLIs; lag totals checked "
                 "equal to ConsumerGroupCommand's")
-    write_json(args.json_out, "snapshot", results, {"steps": steps, "runs": runs})
+    write_json(args.json_out, "snapshot", results, {"steps": steps, "runs": runs,
+                                                   "groups": kind})
     return 0 if all(r.verdict != "MISS" for r in results) else 1
+
+
+def measure_steps(bootstrap: str, steps: list[int], runs: int, rng: random.Random,
+                  expected: dict[str, int], members: list[subprocess.Popen],
+                  active: bool) -> list[Result]:
+    """Grow the cluster step by step (with a member per group when `active`) and measure."""
+    results: list[Result] = []
+    done = 0
+    for step in steps:
+        started = time.perf_counter()
+        expected.update(grow(bootstrap, done, step, rng))
+        if active:
+            members.append(hold_members(bootstrap, done, step))
+        done = step
+        parts = step * PARTITIONS_PER_TOPIC
+        log(f"{step} topics x {PARTITIONS_PER_TOPIC} = {parts:,} partitions, {step} groups "
+            f"{'with a member each ' if active else ''}ready in "
+            f"{time.perf_counter() - started:.1f} s; measuring ...")
+        got = measure(bootstrap, runs, expected)
+        last = step == steps[-1]
+        results += [
+            Result(f"{parts:,} partitions, {step} groups: nexus-tui groups --json", "s",
+                   got["process"], got["reference"],
+                   f"<= {TARGET_S:g} s and >= {TARGET_SPEEDUP:g}x faster" if last else
+                   f">= {TARGET_SPEEDUP:g}x faster",
+                   f"speedup>={TARGET_SPEEDUP}",
+                   note="ratio = ConsumerGroupCommand time / ours (speed-up)"),
+            Result("  same, absolute", "s", got["process"], target=f"<= {TARGET_S:g} s",
+                   check=f"<={TARGET_S}"),
+            Result("  KafkaAdmin.snapshot(), fresh client", "s", got["cold"]),
+            Result("  KafkaAdmin.snapshot(), reused client", "s", got["warm"]),
+        ]
+    return results
 
 
 if __name__ == "__main__":

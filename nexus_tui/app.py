@@ -93,6 +93,8 @@ class NexusApp(App):
         self.refresh_count = 0
         self._gc_restore: tuple[int, ...] | None = None  # thresholds before freeze_long_lived
         self._frozen_views: set[type] = set()  # main views frozen once shown (collect_after_paint)
+        self._last_full_gc = 0.0  # time.monotonic() of the app's last full collection
+        self._gc_timer: Timer | None = None
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -123,6 +125,8 @@ class NexusApp(App):
         if self._timer is not None:
             self._timer.stop()
         await self.source.close()
+        if self._gc_timer is not None:
+            self._gc_timer.stop()
         if self._gc_restore is not None:  # the process may go on (tests, embedding)
             gc.unfreeze()  # what was frozen with the app becomes collectable again
             gc.set_threshold(*self._gc_restore)
@@ -132,6 +136,8 @@ class NexusApp(App):
         if self._gc_restore is None and self.is_running:
             self._gc_restore = gc.get_threshold()
             freeze_long_lived()
+            self._last_full_gc = time.monotonic()
+            self._gc_timer = self.set_interval(FULL_GC_EVERY_S, self._collect_if_due)
             if self._current() is not None:  # the view shown now is frozen with the rest
                 self._frozen_views.add(type(self.screen))
 
@@ -162,11 +168,19 @@ class NexusApp(App):
         self._frozen_views.add(view)
         self.call_after_refresh(self._collect, freeze)
 
-    @staticmethod
-    def _collect(freeze: bool) -> None:
+    def _collect(self, freeze: bool = False) -> None:
         gc.collect()
+        self._last_full_gc = time.monotonic()
         if freeze:
             gc.freeze()
+
+    def _collect_if_due(self) -> None:
+        """The app's full collection (see freeze_long_lived): not while a refresh is in
+        flight, at most every FULL_GC_EVERY_S seconds."""
+        if self._gc_restore is None or self.refreshing:
+            return
+        if time.monotonic() - self._last_full_gc >= FULL_GC_EVERY_S:
+            self._collect()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -214,6 +228,8 @@ class NexusApp(App):
         self._apply(message.pulse)
         if self.refresh_count == 1:
             self.call_after_refresh(self._gc_policy)
+        else:
+            self.call_after_refresh(self._collect_if_due)  # once this refresh is painted
         if recovered:
             self.notify("cluster reachable again", timeout=3)
         self._schedule(self.options.refresh_interval_s)
@@ -278,9 +294,12 @@ class NexusApp(App):
         self.action_refresh()
 
 
-#: (gen 0, gen 1, gen 2) thresholds once the app runs: a full collection is considered after 100
-#: young-generation collections instead of 10 (see freeze_long_lived).
-GC_THRESHOLDS = (700, 10, 100)
+#: (gen 0, gen 1, gen 2) thresholds once the app runs: young collections as usual, no automatic
+#: full collection (the third threshold is never reached): the app runs those itself, between
+#: refreshes (NexusApp._collect_if_due, see freeze_long_lived).
+GC_THRESHOLDS = (700, 10, 1_000_000)
+#: at most one full collection per this many seconds, when no refresh is in flight
+FULL_GC_EVERY_S = 2.0
 
 
 def freeze_long_lived() -> None:
@@ -294,10 +313,13 @@ def freeze_long_lived() -> None:
       styles: ~130,000 objects that live as long as the app) is never walked again; frozen
       objects are still freed by reference counting when dropped. Each main view is frozen
       the same way once, when first shown (NexusApp.collect_after_paint).
-    * full collections rarer (GC_THRESHOLDS): each refresh replaces ~50,000 objects of the
-      previous view, which made Python run one about every second (~290 per 4-minute bench
-      run, 5,000 partitions); the garbage they find is a few thousand objects, so waiting
-      longer costs little memory (~37 per run; RSS 184 -> 189 MB)."""
+    * full collections at moments the app chooses (GC_THRESHOLDS, FULL_GC_EVERY_S): Python
+      starts one when enough objects survived young collections, on whichever thread is
+      allocating — typically the core thread in the middle of a refresh, or the UI thread
+      while it applies one, adding the pause to that work. The app runs them itself instead,
+      at most every FULL_GC_EVERY_S seconds and never while a refresh is in flight: after a
+      refresh's frame is painted, or from a timer when no refresh comes (cyclic garbage made
+      meanwhile, a few thousand objects per refresh, waits at most that long)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

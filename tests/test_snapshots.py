@@ -128,7 +128,7 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
     the process gets its own policy back."""
     import gc
 
-    from nexus_tui.app import GC_THRESHOLDS
+    from nexus_tui.app import FULL_GC_EVERY_S, GC_THRESHOLDS
 
     before = gc.get_threshold()
     assert gc.get_freeze_count() == 0
@@ -166,5 +166,18 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
             await pilot.press(key)
             await pilot.pause(0.1)
         assert gc.get_freeze_count() <= frozen
+
+        # no automatic full collection: the app runs them, at most every FULL_GC_EVERY_S and
+        # not while a refresh is in flight (here, with no refresh coming: from its timer)
+        assert GC_THRESHOLDS[2] >= 1_000_000
+        full.clear()
+        gc.callbacks.append(seen)
+        try:
+            started = time.monotonic()
+            while not full and time.monotonic() - started < FULL_GC_EVERY_S * 3:
+                await pilot.pause(0.05)
+        finally:
+            gc.callbacks.remove(seen)
+        assert full, "no full collection from the app's timer"
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
