@@ -10,7 +10,8 @@ Two reasons to move core work out of a long-lived process (the TUI):
   costs the UI process both CPU slices and ~30,000 long-lived objects (BENCHMARKS.md §6).
 
 :class:`ChildService` is the parent's side: one request at a time, an answer or the reason the
-child died (as a `NexusError` naming what it was doing), and a new child on the next call.
+child died (as a `NexusError` naming what it was doing), and a new child on the next call (also
+after a call was cancelled mid-request: that child is stopped, its answer would be out of step).
 The child's side lowers its CPU priority (`background_priority`), reads its first message
 (what to set up) and then answers requests; `read`
 / `write` are the framing for a blocking child, `read_async` for one with an event loop. Pickles
@@ -49,7 +50,7 @@ class ChildService:
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()  # one request at a time on the pipe
         self.restarts = 0  # children started after one died
-        self.generation = 0  # children started so far (a new one has no state yet)
+        self._out_of_step = False  # a call was cancelled mid-request: its answer is unread
 
     async def call(self, request: Any) -> Any:
         """Send `request`, return the child's answer (or raise the exception it answered)."""
@@ -63,6 +64,11 @@ class ChildService:
             except (asyncio.IncompleteReadError, BrokenPipeError, ConnectionResetError,
                     TimeoutError) as exc:
                 raise await self._died(exc) from None
+            except asyncio.CancelledError:  # its answer would be read as the next call's
+                self._out_of_step = True
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                raise
         if not ok:
             raise value
         return value
@@ -80,15 +86,24 @@ class ChildService:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def alive(self) -> bool:
+        """A child is running and in step with us (a new one knows nothing yet)."""
+        return (self._proc is not None and self._proc.returncode is None
+                and not self._out_of_step)
+
     async def _child(self) -> asyncio.subprocess.Process:
-        if self._proc is not None and self._proc.returncode is None:
+        if self.alive:
+            assert self._proc is not None
             return self._proc
         if self._proc is not None:
             self.restarts += 1
+            if self._out_of_step:  # killed when its call was cancelled
+                await self._proc.wait()
+                self._out_of_step = False
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", self.module, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        self.generation += 1
         assert self._proc.stdin is not None
         self._proc.stdin.write(_frame(self.hello))
         return self._proc

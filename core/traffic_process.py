@@ -54,7 +54,7 @@ class TrafficProcess(ChildService):
 
         `positioned`: first wait until the watcher sits at the end of every watched topic, so
         that records produced afterwards are counted (TrafficWatcher.positioned)."""
-        fresh = self._proc is None or self._proc.returncode is not None
+        fresh = not self.alive
         new = sorted(set(topics) - self._topics)
         self._topics.update(new)
         # a new child (the first, or one after a death) knows no topic yet

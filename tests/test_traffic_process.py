@@ -3,6 +3,8 @@ same counts as in-process, and a new child after the old one died, told every to
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 
@@ -60,6 +62,22 @@ async def test_counts_from_the_child_and_a_new_child_after_it_died(kafka, unique
         await _published(kafka.bootstrap, requests[:5])
         await wait_until(lambda: reading_shows(lambda r: r.stats[req].requests == 5), 30,
                          "counted by the new child")
+
+        # a call cancelled while its request is in the child (stopped, so the answer cannot
+        # come first): that child is out of step and replaced; the next answer is its own
+        child = traffic.pid
+        assert child is not None
+        os.kill(child, signal.SIGSTOP)
+        pending = asyncio.create_task(traffic.readings())
+        while not traffic._lock.locked():  # the call holds the lock from before the write
+            await asyncio.sleep(0.001)  # to its answer: locked = written, waiting for it
+        pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pending
+        os.kill(child, signal.SIGCONT)
+        fresh = await traffic.readings(positioned=True)
+        assert traffic.restarts == 2 and traffic.pid != child
+        assert fresh.stats[req].messages == 0  # a new child's own answer, counting from now
         child = traffic.pid
     finally:
         await traffic.close()
