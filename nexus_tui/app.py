@@ -153,20 +153,20 @@ class NexusApp(App):
         self.switch_mode(name)
 
     def collect_after_paint(self, screen: NexusScreen) -> None:
-        """A full garbage collection once the next frame is painted; screens ask for one when
-        they are shown. Filling a view's table leaves thousands of objects behind: collected
-        then, while the user takes in the view they asked for, rather than by a refresh's
-        collection later (10,000 objects, 40-60 ms, in the middle of a refresh). The first
-        time each main view is shown, what it holds then (its widgets, its table) is frozen
-        too, as the first paint's objects are (freeze_long_lived): at most one freeze per
-        view, so what a freeze keeps from ever being collected stays bounded
-        (BENCHMARKS.md §6)."""
+        """A full garbage collection once the view is painted (GC_AFTER_PAINT_S); screens
+        ask for one when they are shown. Filling a view's table leaves thousands of objects
+        behind: collected then, while the user takes in the view they asked for, rather than
+        by a refresh's collection later (10,000 objects, 40-60 ms, in the middle of a
+        refresh). The first time each main view is shown, what it holds then (its widgets,
+        its table) is frozen too, as the first paint's objects are (freeze_long_lived): at
+        most one freeze per view, so what a freeze keeps from ever being collected stays
+        bounded (BENCHMARKS.md §6)."""
         if self._gc_restore is None:  # the app's GC policy is not on (yet)
             return
         view = type(screen)
         freeze = view in self.MODES.values() and view not in self._frozen_views
         self._frozen_views.add(view)
-        self.call_after_refresh(self._collect, freeze)
+        self.set_timer(GC_AFTER_PAINT_S, lambda: self._collect(freeze))
 
     def _collect(self, freeze: bool = False) -> None:
         gc.collect()
@@ -228,8 +228,8 @@ class NexusApp(App):
         self._apply(message.pulse)
         if self.refresh_count == 1:
             self.call_after_refresh(self._gc_policy)
-        else:
-            self.call_after_refresh(self._collect_if_due)  # once this refresh is painted
+        else:  # once this refresh is painted, apart from the painting
+            self.set_timer(GC_AFTER_PAINT_S, self._collect_if_due)
         if recovered:
             self.notify("cluster reachable again", timeout=3)
         self._schedule(self.options.refresh_interval_s)
@@ -300,6 +300,9 @@ class NexusApp(App):
 GC_THRESHOLDS = (700, 10, 1_000_000)
 #: at most one full collection per this many seconds, when no refresh is in flight
 FULL_GC_EVERY_S = 2.0
+#: how long after a refresh or a view is shown its collection waits: the frame is painted by
+#: then, and the collection's pause does not add to the painting's
+GC_AFTER_PAINT_S = 0.25
 
 
 def freeze_long_lived() -> None:
@@ -319,7 +322,9 @@ def freeze_long_lived() -> None:
       while it applies one, adding the pause to that work. The app runs them itself instead,
       at most every FULL_GC_EVERY_S seconds and never while a refresh is in flight: after a
       refresh's frame is painted, or from a timer when no refresh comes (cyclic garbage made
-      meanwhile, a few thousand objects per refresh, waits at most that long)."""
+      meanwhile, a few thousand objects per refresh, waits at most that long). Run a moment
+      after the frame (GC_AFTER_PAINT_S), a collection's pause does not add up with the
+      painting's into one longer stall."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

@@ -128,7 +128,7 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
     the process gets its own policy back."""
     import gc
 
-    from nexus_tui.app import FULL_GC_EVERY_S, GC_THRESHOLDS
+    from nexus_tui.app import FULL_GC_EVERY_S, GC_AFTER_PAINT_S, GC_THRESHOLDS
 
     before = gc.get_threshold()
     assert gc.get_freeze_count() == 0
@@ -159,12 +159,17 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
         assert full and type(app.screen).__name__ == "GroupsScreen"
         await pilot.pause()
         assert gc.get_freeze_count() > frozen  # the groups view, frozen once shown
+        frozen = gc.get_freeze_count()
         await pilot.press("2")  # the topics view, frozen when first shown
-        await pilot.pause(0.1)
+        deadline = time.monotonic() + 10
+        while gc.get_freeze_count() <= frozen and time.monotonic() < deadline:
+            await pilot.pause(0.01)
+        assert gc.get_freeze_count() > frozen
+        await pilot.pause(GC_AFTER_PAINT_S * 2)
         frozen = gc.get_freeze_count()
         for key in ("3", "2", "3"):  # each main view is frozen once: no more freezing
             await pilot.press(key)
-            await pilot.pause(0.1)
+            await pilot.pause(GC_AFTER_PAINT_S * 2)
         assert gc.get_freeze_count() <= frozen
 
         # no automatic full collection: the app runs them, at most every FULL_GC_EVERY_S and
