@@ -175,11 +175,13 @@ class NexusApp(App):
             gc.freeze()
 
     def _collect_if_due(self) -> None:
-        """The app's full collection (see freeze_long_lived): not while a refresh is in
-        flight, at most every FULL_GC_EVERY_S seconds."""
-        if self._gc_restore is None or self.refreshing:
+        """The app's full collection (see freeze_long_lived): at most every FULL_GC_EVERY_S
+        seconds and not while a refresh is in flight, unless the last one is FULL_GC_MAX_WAIT_S
+        old (refreshes back to back, as with a short interval on a slow cluster)."""
+        if self._gc_restore is None:
             return
-        if time.monotonic() - self._last_full_gc >= FULL_GC_EVERY_S:
+        since = time.monotonic() - self._last_full_gc
+        if since >= FULL_GC_MAX_WAIT_S or (since >= FULL_GC_EVERY_S and not self.refreshing):
             self._collect()
 
     def action_help(self) -> None:
@@ -300,6 +302,9 @@ class NexusApp(App):
 GC_THRESHOLDS = (700, 10, 1_000_000)
 #: at most one full collection per this many seconds, when no refresh is in flight
 FULL_GC_EVERY_S = 2.0
+#: ...and at least one per this many seconds, in flight or not (back-to-back refreshes must not
+#: let cyclic garbage pile up)
+FULL_GC_MAX_WAIT_S = 10.0
 #: how long after a refresh or a view is shown its collection waits: the frame is painted by
 #: then, and the collection's pause does not add to the painting's
 GC_AFTER_PAINT_S = 0.25

@@ -128,7 +128,12 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
     the process gets its own policy back."""
     import gc
 
-    from nexus_tui.app import FULL_GC_EVERY_S, GC_AFTER_PAINT_S, GC_THRESHOLDS
+    from nexus_tui.app import (
+        FULL_GC_EVERY_S,
+        FULL_GC_MAX_WAIT_S,
+        GC_AFTER_PAINT_S,
+        GC_THRESHOLDS,
+    )
 
     before = gc.get_threshold()
     assert gc.get_freeze_count() == 0
@@ -184,5 +189,23 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
         finally:
             gc.callbacks.remove(seen)
         assert full, "no full collection from the app's timer"
+
+        # while a refresh is in flight: only once the last collection is FULL_GC_MAX_WAIT_S old
+        def collected(last_ago: float, refreshing: bool) -> bool:
+            full.clear()
+            app._last_full_gc = time.monotonic() - last_ago
+            app.refreshing = refreshing
+            gc.callbacks.append(seen)
+            try:
+                app._collect_if_due()
+            finally:
+                gc.callbacks.remove(seen)
+                app.refreshing = False
+            return bool(full)
+
+        assert not collected(FULL_GC_EVERY_S + 1, refreshing=True)
+        assert collected(FULL_GC_EVERY_S + 1, refreshing=False)
+        assert not collected(FULL_GC_EVERY_S / 2, refreshing=False)
+        assert collected(FULL_GC_MAX_WAIT_S + 1, refreshing=True)
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
