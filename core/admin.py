@@ -322,14 +322,8 @@ class KafkaAdmin:
         (with its Condition, RLock and callbacks: ~10 GC-tracked objects each, 100,000 per
         snapshot of 5,000 partitions, which made the TUI's garbage collections long). The
         request is the same through the C method it wraps, completing a single future."""
-        if _ADMIN_LIST_OFFSETS is None:  # not in this confluent-kafka: the public API
-            futures = self._admin.list_offsets(
-                {TopicPartition(tp.topic, tp.partition): spec for tp in request},
-                request_timeout=self.timeout)
-            await _all_done(futures.values())
-            return {tp: f.exception() or f.result() for tp, f in futures.items()}
         fut = _started_future()
-        _ADMIN_LIST_OFFSETS(self._admin, request, fut, request_timeout=self.timeout)
+        _ADMIN_C.list_offsets(self._admin, request, fut, request_timeout=self.timeout)
         await _all_done((fut,))
         failed = fut.exception()
         if failed is not None:
@@ -418,28 +412,23 @@ class KafkaAdmin:
         descriptions = dict(zip(to_describe, described, strict=True))
         out: dict[str, GroupInfo] = {}
         for gid, offs in zip(group_ids, committed, strict=True):
-            error = None
-            desc = descriptions.get(gid)
-            if desc is None:  # listed Empty
-                if isinstance(offs, BaseException):
-                    error = str(offs)
-                    if errors is not None:
-                        errors.append(f"offsets of group {gid}: {error}")
-                    offs = {}
-                out[gid] = GroupInfo(gid, "Empty", group_type=empty[gid], offsets=offs,
-                                     error=error)
-                continue
+            desc = descriptions.get(gid)  # None: listed Empty, not described
             if isinstance(desc, BaseException):
                 error = kafka_error_text(desc)
                 if errors is not None:
                     errors.append(f"group {gid}: {error}")
                 out[gid] = GroupInfo(gid, "Unknown", error=error)
                 continue
+            error = None
             if isinstance(offs, BaseException):
                 error = str(offs)
                 if errors is not None:
                     errors.append(f"offsets of group {gid}: {error}")
                 offs = {}
+            if desc is None:
+                out[gid] = GroupInfo(gid, "Empty", group_type=empty[gid], offsets=offs,
+                                     error=error)
+                continue
             members = tuple(
                 GroupMember(
                     m.member_id, m.client_id, m.host,
@@ -576,12 +565,12 @@ async def _empty_groups() -> dict[str, GroupInfo]:
     return {}
 
 
-#: confluent-kafka's C client class, under `AdminClient`. Its methods take one future for the
-#: whole request; the Python wrappers add a future per partition or per group on top, which the
-#: snapshot does not need (tests/test_packaging.py checks that these are found).
+#: confluent-kafka's C client class, under `AdminClient`. Its methods (list_offsets,
+#: describe_consumer_groups, list_consumer_group_offsets: all in confluent-kafka >= 2.6, which
+#: pyproject.toml requires) take one future for the whole request; the Python wrappers add a
+#: future per partition or per group on top, which the snapshot does not need
+#: (tests/test_packaging.py checks that these are found).
 _ADMIN_C: Any = AdminClient.__mro__[1]
-#: The C method behind `AdminClient.list_offsets`, when this confluent-kafka has it.
-_ADMIN_LIST_OFFSETS = getattr(_ADMIN_C, "list_offsets", None)
 
 
 def _started_future() -> Future[Any]:
