@@ -76,6 +76,11 @@ class PartitionHealth(NamedTuple):
                                 self.verdict_committed, self.verdict_lag)
 
 
+#: positions in a GroupHealth.partition_rows tuple
+_TOPIC = PartitionHealth._fields.index("topic")
+_OFFSET_LAG = PartitionHealth._fields.index("offset_lag")
+
+
 @dataclass(frozen=True)
 class GroupHealth:
     group_id: str
@@ -152,7 +157,7 @@ class LagTracker:
             for name in health.topics:
                 consumers.setdefault(name, []).append(gid)
             for row in health.partition_rows:  # PartitionHealth fields, by position
-                topic, lag = row[0], row[5]
+                topic, lag = row[_TOPIC], row[_OFFSET_LAG]
                 if lag is not None and lag > max_lags.get(topic, -1):
                     max_lags[topic] = lag
         topics = {name: self._topic(info, tuple(consumers.get(name, ())), max_lags.get(name),
