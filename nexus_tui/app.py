@@ -94,6 +94,8 @@ class NexusApp(App):
         self._gc_restore: tuple[int, ...] | None = None  # thresholds before freeze_long_lived
         self._frozen_views: set[type] = set()  # main views frozen once shown (collect_after_paint)
         self._last_full_gc = 0.0  # time.monotonic() of the app's last full collection
+        self._paint_collect_pending = False  # a collection after a view's paint is scheduled
+        self._freeze_pending = False  # ...and it freezes what the view holds
         self._gc_timer: Timer | None = None
 
     # ---- state ------------------------------------------------------------------------------
@@ -166,7 +168,16 @@ class NexusApp(App):
         view = type(screen)
         freeze = view in self.MODES.values() and view not in self._frozen_views
         self._frozen_views.add(view)
-        self.set_timer(GC_AFTER_PAINT_S, lambda: self._collect(freeze))
+        # one collection per showing: Textual resumes a mode's screen twice when first shown
+        self._freeze_pending = self._freeze_pending or freeze
+        if not self._paint_collect_pending:
+            self._paint_collect_pending = True
+            self.set_timer(GC_AFTER_PAINT_S, self._collect_after_paint)
+
+    def _collect_after_paint(self) -> None:
+        freeze, self._freeze_pending, self._paint_collect_pending = (
+            self._freeze_pending, False, False)
+        self._collect(freeze)
 
     def _collect(self, freeze: bool = False) -> None:
         gc.collect()

@@ -3,6 +3,8 @@ is walked by each of Python's full garbage collections, which stalled the UI).""
 
 from __future__ import annotations
 
+import contextlib
+
 from textual.app import App, ComposeResult
 
 from nexus_tui.widgets import Cell, KeyedTable, num
@@ -19,12 +21,19 @@ def rows(lags: dict[str, int]) -> dict[str, list[Cell]]:
     return {name: [Cell(name), num(lag)] for name, lag in lags.items()}
 
 
-async def test_unchanged_cells_are_the_ones_shown_and_stale_renders_are_dropped():
-    lags = {f"group-{i:03}": i for i in range(40)}
-    async with TableApp().run_test(size=(60, 30)) as pilot:
+@contextlib.asynccontextmanager
+async def table_showing(lags: dict[str, int], size: tuple[int, int] = (60, 30)):
+    """A table showing `lags`, its first frame painted: (pilot, table)."""
+    async with TableApp().run_test(size=size) as pilot:
         table = pilot.app.query_one(KeyedTable)
         table.sync(rows(lags))
         await pilot.pause()
+        yield pilot, table
+
+
+async def test_unchanged_cells_are_the_ones_shown_and_stale_renders_are_dropped():
+    lags = {f"group-{i:03}": i for i in range(40)}
+    async with table_showing(lags) as (pilot, table):
         assert len(table._cell_render_cache) > 0  # the first frame rendered the cells
 
         # the same values again: nothing changes, the renders stay usable
@@ -55,10 +64,7 @@ async def test_an_update_leaves_no_cyclic_garbage_behind():
     import gc
 
     lags = {f"topic-{i:03}": i for i in range(500)}
-    async with TableApp().run_test(size=(80, 60)) as pilot:
-        table = pilot.app.query_one(KeyedTable)
-        table.sync(rows(lags))
-        await pilot.pause()
+    async with table_showing(lags, size=(80, 60)) as (pilot, table):
         cached = len(table._cell_render_cache) + len(table._line_cache)
         assert cached > 50  # the visible rows were rendered
         lags["topic-499"] += 1  # a first update: the first frame's own garbage goes with it
@@ -92,10 +98,7 @@ async def test_a_frame_after_an_update_renders_only_the_changed_cells(monkeypatc
 
     monkeypatch.setattr(DataTable, "_render_cell", counting)
     lags = {f"topic-{i:03}": i for i in range(300)}
-    async with TableApp().run_test(size=(60, 30)) as pilot:
-        table = pilot.app.query_one(KeyedTable)
-        table.sync(rows(lags))
-        await pilot.pause()
+    async with table_showing(lags) as (pilot, table):
         first = len([c for c in rendered if c[0] >= 0])
         assert first >= 40  # every visible cell (and the header) once
         rendered.clear()

@@ -131,7 +131,6 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
     from nexus_tui.app import (
         FULL_GC_EVERY_S,
         FULL_GC_MAX_WAIT_S,
-        GC_AFTER_PAINT_S,
         GC_THRESHOLDS,
     )
 
@@ -152,29 +151,43 @@ async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
             if phase == "stop" and info["generation"] == 2:
                 full.append(info["collected"])
 
+        # the app's collections after a view's paint (not those of its 2 s timer): freeze?
+        after_paint: list[bool] = []
+        collect = app._collect
+
+        def recording(freeze: bool | None = None) -> None:
+            if freeze is not None:  # collect_after_paint's call; the timer's passes nothing
+                after_paint.append(freeze)
+            collect(bool(freeze))
+
+        app._collect = recording  # type: ignore[method-assign]
+
+        async def switch(key: str) -> bool:
+            """Press a view's key; once the app's collection after its paint ran, whether it
+            froze the view."""
+            after_paint.clear()
+            full.clear()
+            gc.callbacks.append(seen)
+            try:
+                await pilot.press(key)
+                deadline = time.monotonic() + 10
+                while not after_paint and time.monotonic() < deadline:
+                    await pilot.pause(0.01)
+            finally:
+                gc.callbacks.remove(seen)
+            assert after_paint == [after_paint[0]] and full, f"no collection after {key!r}"
+            return after_paint[0]
+
         frozen = gc.get_freeze_count()
-        gc.callbacks.append(seen)
-        try:
-            await pilot.press("3")
-            deadline = time.monotonic() + 10
-            while not full and time.monotonic() < deadline:
-                await pilot.pause(0.01)
-        finally:
-            gc.callbacks.remove(seen)
-        assert full and type(app.screen).__name__ == "GroupsScreen"
-        await pilot.pause()
-        assert gc.get_freeze_count() > frozen  # the groups view, frozen once shown
-        frozen = gc.get_freeze_count()
-        await pilot.press("2")  # the topics view, frozen when first shown
-        deadline = time.monotonic() + 10
-        while gc.get_freeze_count() <= frozen and time.monotonic() < deadline:
-            await pilot.pause(0.01)
+        assert await switch("3")  # the groups view, frozen once shown
+        assert type(app.screen).__name__ == "GroupsScreen"
         assert gc.get_freeze_count() > frozen
-        await pilot.pause(GC_AFTER_PAINT_S * 2)
+        frozen = gc.get_freeze_count()
+        assert await switch("2")  # the topics view, likewise
+        assert gc.get_freeze_count() > frozen
         frozen = gc.get_freeze_count()
         for key in ("3", "2", "3"):  # each main view is frozen once: no more freezing
-            await pilot.press(key)
-            await pilot.pause(GC_AFTER_PAINT_S * 2)
+            assert not await switch(key)
         assert gc.get_freeze_count() <= frozen
 
         # no automatic full collection: the app runs them, at most every FULL_GC_EVERY_S and
