@@ -17,17 +17,14 @@ from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import Banner
 from nexus_tui.source import LiveSource
 from nexus_tui.widgets import KeyedTable
+from tests.app_helpers import wait_on
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
 
 SIZE = (160, 50)
 
 
 async def wait_for(pilot, cond: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.05)
+    await wait_on(pilot, cond, timeout, what or str(cond))
 
 
 def table_keys(app: NexusApp) -> set[str]:
