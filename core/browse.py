@@ -37,6 +37,7 @@ from confluent_kafka import TopicPartition as CTopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from core.admin import ClusterUnreachable, KafkaAdmin, NotFound
+from core.consumer_stop import stop_consumer
 from core.envelope import Envelope, EnvelopeError, MessageKind
 from core.errors import ConfigError, NexusError
 from core.partitioner import partition_for_key
@@ -490,7 +491,7 @@ async def _start_consumer(consumer: AIOKafkaConsumer, settings: ConnectionSettin
         await asyncio.wait_for(consumer.start(), max(timeout, 0.1))
     except (TimeoutError, KafkaConnectionError, KafkaError) as exc:
         with contextlib.suppress(Exception):
-            await consumer.stop()
+            await stop_consumer(consumer)
         detail = f": {exc}" if str(exc) else ""
         raise ClusterUnreachable(
             f"cannot reach the cluster at {settings.bootstrap} to read records{detail}"
@@ -559,7 +560,7 @@ async def _read_ranges(
                     consumer.pause(tp)
                     del todo[tp]
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
     if todo and not fetched_any:
         raise ClusterUnreachable(
             f"no records could be fetched from {settings.bootstrap} before the deadline"
@@ -818,7 +819,7 @@ class LiveTail:
                 key = (tp.topic, tp.partition)
                 consumer.seek(tp, max(starts[key], ends[key] - self.backlog))
         except BaseException:
-            await consumer.stop()
+            await stop_consumer(consumer)
             raise
         self._consumer = consumer
         self._stopped = False
@@ -834,7 +835,7 @@ class LiveTail:
                 await self._task
             self._task = None
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
             self._consumer = None
         self._changed.set()
         self._queued.set()

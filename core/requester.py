@@ -18,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from core.consumer_stop import stop_consumer
 from core.envelope import Envelope, EnvelopeError
 from core.errors import NexusError
 from core.inbox import RemoteError, ReplyInbox, ReplyTimeout
@@ -71,7 +72,7 @@ class Requester:
             for tp in tps:  # resolve positions now, so no reply can slip before them
                 await consumer.position(tp)
         except BaseException:
-            await consumer.stop()
+            await stop_consumer(consumer)
             raise
         await self.publisher.start()
         self._consumer = consumer
@@ -95,7 +96,7 @@ class Requester:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
         if self._consumer:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
             self._consumer = None
         if self._own_publisher:
             await self.publisher.close()

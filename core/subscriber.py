@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from core.consumer_stop import stop_consumer
 from core.envelope import Envelope, EnvelopeError
 from core.errors import NexusError
 from core.inbox import ReplyInbox
@@ -206,7 +207,7 @@ class KafkaSubscriber:
         await self._release(set(self._parts))
         consumer, self._consumer = self._consumer, None
         with contextlib.suppress(Exception):
-            await consumer.stop()
+            await stop_consumer(consumer)
         if self._own_publisher:
             await self.publisher.close()
 

@@ -49,6 +49,7 @@ from confluent_kafka import TopicPartition as ConfluentPartition
 from confluent_kafka.admin import OffsetSpec
 
 from core.admin import ClusterUnreachable, KafkaAdmin, NotFound
+from core.consumer_stop import stop_consumer
 from core.envelope import Envelope, EnvelopeError, MessageKind
 from core.errors import NexusError
 from core.settings import ConnectionSettings
@@ -283,7 +284,7 @@ class TrafficWatcher:
             await consumer.start()
         except KafkaError as exc:
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await stop_consumer(consumer)
             raise ClusterUnreachable(f"cannot reach {self.settings.bootstrap}: {exc}") from None
         self._consumer = consumer
         self._changed()
@@ -313,7 +314,7 @@ class TrafficWatcher:
         for consumer in (self._consumer, self._tail_consumer):
             if consumer is not None:
                 with contextlib.suppress(Exception):
-                    await consumer.stop()
+                    await stop_consumer(consumer)
         self._consumer = self._tail_consumer = None
         self._assigned = {}
 
