@@ -42,6 +42,9 @@ class ChildService:
     #: what the child does, for errors: "reading consumer groups: the reader process ..."
     doing = "working"
     role = "helper"
+    #: how long `close` lets the child finish on its own (stdin closed) before killing it:
+    #: 0 for a child that holds nothing worth a goodbye
+    close_grace_s = 0.0
 
     def __init__(self, module: str, hello: Any, deadline_s: float) -> None:
         self.module = module
@@ -74,13 +77,20 @@ class ChildService:
         return value
 
     async def close(self) -> None:
-        """Stop the child. It holds nothing that needs a goodbye (no group membership, no
-        commits, nothing buffered to send), so it is killed."""
+        """Stop the child. A child with no goodbye to say (no group membership, no commits,
+        nothing buffered to send) is killed; one with `close_grace_s` first sees its stdin
+        close (the end of its requests) and gets that long to stop its own children."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
+        if proc is None or proc.returncode is not None:
+            return
+        if self.close_grace_s > 0 and proc.stdin is not None and not self._out_of_step:
+            proc.stdin.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), self.close_grace_s)
+        if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            await proc.wait()
+        await proc.wait()
 
     @property
     def pid(self) -> int | None:

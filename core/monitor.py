@@ -260,12 +260,19 @@ class ClusterMonitor:
         self.topic_filter = topic_filter
         self.group_filter = group_filter
         self.tracker = tracker or LagTracker()
+        #: how long the last refresh took: snapshot_s (KafkaAdmin.snapshot), observe_s
+        self.timings: dict[str, float] = {}
 
     async def refresh(self, now: float | None = None) -> MonitorView:
+        started = time.perf_counter()
         snap = await self.admin.snapshot(
             topic_filter=self.topic_filter, include_internal=self.include_internal,
             group_filter=self.group_filter, configs=self.configs)
-        return self.tracker.observe(snap, now if now is not None else time.time())
+        taken = time.perf_counter()
+        view = self.tracker.observe(snap, now if now is not None else time.time())
+        self.timings = {"snapshot_s": taken - started,
+                        "observe_s": time.perf_counter() - taken}
+        return view
 
     async def close(self) -> None:
         """Stop the group reader's child process, if there is one."""

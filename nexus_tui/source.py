@@ -1,8 +1,8 @@
 """Where the TUI's data comes from: a live cluster through the core, or a recorded pulse.
 
 `Pulse` is everything one refresh produces. `LiveSource` builds it on the core loop from
-`ClusterMonitor` (snapshot + lag health) and the traffic watcher (Nexus error rates, read
-from its child process).
+the cluster monitor (snapshot + lag health) and the traffic watcher (Nexus error rates), each
+run in a child process of its own.
 `RecordedSource` replays fixed pulses: only for deterministic screenshots, never as proof of
 Kafka behaviour.
 """
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.monitor import ClusterMonitor, MonitorView
+from core.monitor import MonitorView
+from core.monitor_process import MonitorProcess
 from core.settings import ConnectionSettings
 from nexus_tui.coreloop import CoreLoop
 
@@ -53,10 +54,11 @@ class DataSource(Protocol):
 
 
 class LiveSource:
-    """A real cluster: snapshots on the core loop; Nexus traffic watched from the topics' end
-    by a child process (core/traffic_process.py), consumer groups read by another
-    (core/group_reader.py), so that neither their work nor a librdkafka abort reaches the UI's
-    process."""
+    """A real cluster, through child processes driven from the core loop: the cluster
+    monitor (core/monitor_process.py: snapshots, lag histories and health; it reads consumer
+    groups through a child of its own, core/group_reader.py) and the Nexus traffic watcher
+    (core/traffic_process.py), so that neither their work nor a librdkafka abort reaches the
+    UI's process."""
 
     live = True
 
@@ -64,7 +66,7 @@ class LiveSource:
                  watch_traffic: bool = True) -> None:
         self.settings = settings
         self.core = core
-        self.monitor = ClusterMonitor(settings, isolate_groups=True)
+        self.monitor = MonitorProcess(settings)
         self.watch_traffic = watch_traffic
         self.traffic: TrafficProcess | None = None
 

@@ -336,8 +336,9 @@ async def test_secrets_never_appear_in_output_screens_logs_or_crash_logs(
     for path in (s.home / "xdg-state").rglob("*"):  # the crash log lives here (if any)
         if path.is_file():
             seen[f"file {path}"] = path.read_text(errors="replace")
-    # the search looks at real output: the views show the cluster. (The TUI's traffic watcher
-    # and group reader log in their child processes, whose output goes nowhere: core/child.py)
+    # the search looks at real output: the views show the cluster. (The TUI's traffic watcher,
+    # monitor and group reader log in their child processes, whose output goes nowhere:
+    # core/child.py)
     assert s.bootstrap in seen["TUI admin view Overview"] and TOPIC in seen["TUI admin view Topics"]
     assert "authentication failed" in seen["TUI wrong banner"]
     for name, value in s.secrets.items():
