@@ -7,7 +7,7 @@ import contextlib
 
 from textual.app import App, ComposeResult
 
-from nexus_tui.widgets import Cell, KeyedTable, num
+from nexus_tui.widgets import Cell, KeyedTable, RowCache, num
 
 COLUMNS = [("NAME", "name"), ("LAG", "lag")]
 
@@ -126,3 +126,47 @@ async def test_filtered_out_rows_come_back_with_their_current_values():
         table.set_filter("")
         assert table.row_count == 2
         assert table.get_cell("payments", "lag").plain == "5"
+
+
+async def test_row_cache_rebuilds_only_changed_rows_and_the_table_skips_the_same_ones():
+    built: list[str] = []
+
+    def cells(name: str, lag: int) -> list[Cell]:
+        built.append(name)
+        return [Cell(name), num(lag)]
+
+    cache = RowCache(cells)
+    lags = {f"group-{i:03}": i for i in range(40)}
+    async with table_showing(lags) as (pilot, table):
+        first = cache.rows((k, (k, v)) for k, v in lags.items())
+        table.sync(first)
+        assert len(built) == 40
+        built.clear()
+        lags["group-007"] = 700
+        del lags["group-009"]
+        second = cache.rows((k, (k, v)) for k, v in lags.items())
+        assert built == ["group-007"]  # the one whose inputs changed
+        assert second["group-008"] is first["group-008"] and "group-009" not in second
+        signatures = []
+        original = Cell.signature.fget
+
+        def counted(cell: Cell) -> tuple[str, str]:
+            signatures.append(cell.plain)
+            return original(cell)
+
+        Cell.signature = property(counted)  # type: ignore[method-assign]
+        try:
+            table.sync(second)
+        finally:
+            Cell.signature = property(original)  # type: ignore[method-assign]
+        # the same row objects as last time are not looked at: only the rebuilt row's cells
+        assert set(signatures) <= {"group-007", "700"} and signatures
+        assert table.get_cell("group-007", "lag").plain == "700"
+        assert "group-009" not in table._cells and table.row_count == 39
+        # and a cache that forgot a row builds it again when it comes back
+        lags["group-009"] = 9
+        third = cache.rows((k, (k, v)) for k, v in lags.items())
+        assert built[-1] == "group-009" and third["group-008"] is first["group-008"]
+        table.sync(third)
+        assert table.get_cell("group-009", "lag").plain == "9"
+        await pilot.pause()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label
@@ -9,39 +11,52 @@ from textual.widgets import DataTable, Label
 from core.monitor import TopicHealth
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
-from nexus_tui.widgets import Cell, KeyedTable, num
+from nexus_tui.widgets import Cell, KeyedTable, RowCache, num
 
 COLUMNS = [("Topic", "topic"), ("Parts", "parts"), ("RF", "rf"), ("Records", "records"),
            ("Msg/s", "rate"), ("Groups", "groups"), ("Max lag", "lag"), ("Err %", "err"),
            ("URP", "urp"), ("Skew", "skew")]
 
 
-def topic_row(t: TopicHealth, traffic: object | None) -> list[Cell]:
+def topic_values(t: TopicHealth, traffic: object | None) -> tuple[Any, ...]:
+    """What a topic's row shows, as plain values (topic_cells' arguments)."""
     info = t.info
-    err = getattr(traffic, "error_pct", None)
-    skew_style = {"severe": "bold red", "high": "yellow"}.get(t.skew.level, "dim")
-    skew = "ok" if t.skew.level == "ok" else (
-        f"{t.skew.level} ×{t.skew.max_over_mean:.1f}")
+    return (info.name, len(info.partitions), info.replication_factor, info.records,
+            t.msgs_per_s, len(t.groups), t.max_lag, getattr(traffic, "error_pct", None),
+            info.under_replicated, t.skew.level, t.skew.max_over_mean)
+
+
+def topic_cells(name: str, partitions: int, rf: int, records: int, rate: float | None,
+                groups: int, max_lag: int | None, err: float | None, urp: int,
+                skew_level: str, skew_ratio: float) -> list[Cell]:
+    skew_style = {"severe": "bold red", "high": "yellow"}.get(skew_level, "dim")
+    skew = "ok" if skew_level == "ok" else f"{skew_level} ×{skew_ratio:.1f}"
     return [
-        Cell(info.name, info.name), num(len(info.partitions)), num(info.replication_factor),
-        num(info.records), num(t.msgs_per_s, 1), num(len(t.groups)), num(t.max_lag),
-        num(err, 1, "red" if err else ""),
-        num(info.under_replicated, style="red" if info.under_replicated else ""),
-        Cell(skew, t.skew.max_over_mean, skew_style),
+        Cell(name, name), num(partitions), num(rf), num(records), num(rate, 1), num(groups),
+        num(max_lag), num(err, 1, "red" if err else ""), num(urp, style="red" if urp else ""),
+        Cell(skew, skew_ratio, skew_style),
     ]
+
+
+def topic_row(t: TopicHealth, traffic: object | None) -> list[Cell]:
+    return topic_cells(*topic_values(t, traffic))
 
 
 class TopicsScreen(NexusScreen):
     BINDINGS = [Binding("enter", "open", "Detail", id="topics.open", show=False)]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rows = RowCache(topic_cells)
 
     def compose_body(self) -> ComposeResult:
         yield Label("Topics", classes="title")
         yield KeyedTable(COLUMNS, id="topics-table")
 
     def apply(self, pulse: Pulse) -> None:
-        rows = {name: topic_row(t, pulse.traffic.get(name))
-                for name, t in pulse.view.topics.items()}
-        self.query_one(KeyedTable).sync(rows)
+        traffic = pulse.traffic
+        self.query_one(KeyedTable).sync(self._rows.rows(
+            (name, topic_values(t, traffic.get(name))) for name, t in pulse.view.topics.items()))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.open(event.row_key.value)
