@@ -22,23 +22,32 @@ and on each screen do `--steps` 5 % refreshes unsorted and `--steps` sorted by l
 
 Definitions (`time.perf_counter` on the app's loop):
 
-* first snapshot: `KafkaAdmin.snapshot` + `LagTracker.observe` of the first refresh, on the
-  core loop (the traffic watcher's start-up is not included).
+* first snapshot: `KafkaAdmin.snapshot` + `LagTracker.observe` of the first refresh, in the
+  monitor's child process (`ClusterMonitor.timings`; the child's start-up and the traffic
+  watcher's are not included).
 * first paint: from `LiveSource.refresh()` returning the first pulse to the UI loop to the first
   compositor frame (`App._display` of the screen) rendered once the screen's KeyedTable holds
   every row and DataTable's deferred measuring (its `_on_idle` work) is done.
 * apply: `screen.apply(pulse)` (rows built + `KeyedTable.sync`); apply + frame: from the start
   of `apply` to the first such frame after it. The target is checked on apply + frame.
-* stall: a task on the app's loop sleeps 5 ms in a loop; a stall is how late a wake-up came.
-  "While refreshing" = from `action_refresh()` to the frame after the apply, for each 5 %
-  refresh; a run's figure is its worst. Beside it: the longest UI-loop callback in thread CPU
-  time (our own blocking work, free of GIL waits and machine noise), the same windows with
-  the app idle, a bare loop before the app starts, and the GC pauses (`gc.callbacks`).
+* stall: a task on the app's loop sleeps 5 ms in a loop; a stall is how late a wake-up came
+  (the loop was held from the wake-up's due time to its arrival). "While refreshing" = the
+  stalls that began from `action_refresh()` to the frame after the apply, for each 5 %
+  refresh; a run's figure is its worst. (One under way when the refresh was asked for began
+  with something else, the bench producing the change: reported apart, not counted.) Beside
+  it: where it was (while the core built the pulse, or while the UI applied and painted it),
+  a bare loop in a process of its own running at the same time (ReferenceLoop: the machine's
+  stalls at the same moments), the longest UI-loop callback in thread CPU time (our own
+  blocking work, free of GIL waits and machine noise), the same windows with the app idle, a
+  bare loop before the app starts, and the GC pauses (`gc.callbacks`). The JSON keeps each
+  window's stalls, slow callbacks and GC pauses (`window`).
 * RSS: `psutil` RSS of the process after all its refreshes; peak = the kernel's VmHWM. The
-  app's child processes (group reader, traffic watcher: core/child.py) are reported beside it.
+  app's child processes (monitor, its group reader, traffic watcher: core/child.py) are
+  reported beside it.
 
-The what-if flags change the app's process (GC settings, no traffic watcher) to locate a cost;
-they are not how the app runs.
+The what-if flags change the app's process (GC settings, no traffic watcher) to locate a cost,
+or the machine (`--broker-nice`: the broker's JVM at a lower CPU priority, as when it runs
+elsewhere); they are not how the app runs.
 
     .venv/bin/python bench/tui.py [--runs 3] [--paint-runs 6] [--steps 5] [--quick]
                                   [-b HOST:PORT] [--json FILE] [--profile DIR]
@@ -111,8 +120,19 @@ def _sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # so `finally` stops the broker on SIGTERM too
 
 
+def renice_broker(pid: int, niceness: int) -> int:
+    """Lower the CPU priority of every thread of the broker's JVM (Linux's nice is per
+    thread; threads started later inherit it from their parent). Returns the threads set."""
+    done = 0
+    for thread in psutil.Process(pid).threads():
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread.id, niceness)
+            done += 1
+    return done
+
+
 @contextlib.contextmanager
-def private_broker() -> Iterator[str]:
+def private_broker(niceness: int = 0) -> Iterator[str]:
     """A fresh single-broker cluster in a temporary state dir; always stopped."""
     from core.local import LocalCluster
 
@@ -123,6 +143,9 @@ def private_broker() -> Iterator[str]:
         try:
             state = cluster.up(brokers=1)  # purges the fetch purgatory often (cluster.py)
             log(f"broker up at {state.bootstrap} in {time.perf_counter() - started:.1f} s")
+            if niceness:
+                threads = sum(renice_broker(b.pid, niceness) for b in state.brokers)
+                log(f"broker at nice {niceness} ({threads} threads)")
             yield state.bootstrap
         finally:
             with contextlib.suppress(Exception):
@@ -222,9 +245,74 @@ class StallMonitor:
             self._task.cancel()
 
     def longest_ms(self, start: float, end: float) -> float:
-        """The longest stall overlapping [start, end] (a wake-up at w covers w - lateness)."""
-        late = [lag for woke, lag in self.wakeups if woke >= start and woke - lag <= end]
+        """The longest stall that began in [start, end] (a wake-up at w, `lateness` late,
+        means the loop was held from w - lateness to w). One that began before `start` was
+        under way when the window opened: not caused by what the window measures."""
+        return longest_begun(self.wakeups, start, end)
+
+    def longest_before_ms(self, start: float, end: float) -> float:
+        """The longest stall that began before `start` and ended inside [start, end]."""
+        late = [lag for woke, lag in self.wakeups if woke - lag < start <= woke <= end]
         return max(late, default=0.0) * 1000
+
+
+def longest_begun(wakeups: list[tuple[float, float]], start: float, end: float) -> float:
+    """ms: the longest of `wakeups` (wake time, lateness s) whose stall began in [start, end]."""
+    return max((lag for woke, lag in wakeups if start <= woke - lag <= end), default=0.0) * 1000
+
+
+class ReferenceLoop:
+    """The same 5 ms sleep loop in a process of its own (at the app's priority), started with
+    the app: how late a process with nothing to do wakes up on this machine at the same
+    moments. A stall both loops share comes from the machine (the broker and the app's
+    children on the same 2 cores), not from the app's process. perf_counter is
+    CLOCK_MONOTONIC, the same clock in both processes."""
+
+    CODE = (
+        "import sys, time\n"
+        "out = open(sys.argv[1], 'w', buffering=1)\n"
+        "clock = time.perf_counter\n"
+        "while True:\n"
+        "    before = clock(); time.sleep(0.005); now = clock()\n"
+        "    late = now - before - 0.005\n"
+        "    if late >= 0.0005: out.write(f'{now} {late}\\n')\n"
+    )
+
+    def __init__(self) -> None:
+        import subprocess
+        import tempfile
+
+        self._file = tempfile.NamedTemporaryFile("r", suffix=".stalls", delete=False)
+        self._proc = subprocess.Popen([sys.executable, "-c", self.CODE, self._file.name])
+
+    def wakeups(self) -> list[tuple[float, float]]:
+        with open(self._file.name) as f:
+            return [(float(a), float(b)) for a, b in
+                    (line.split() for line in f if line.endswith("\n"))]
+
+    def stop(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+        os.unlink(self._file.name)
+
+
+def window_detail(stalls: StallMonitor, callbacks: CallbackClock, gc_clock: GcClock,
+                  start: float, end: float, pulse_at: float) -> dict[str, Any]:
+    """A refresh window's stalls ≥ 10 ms, UI callbacks ≥ 5 ms and GC pauses ≥ 2 ms, in ms
+    from its start (the pulse reached the UI at `pulse`): to see what each stall overlapped."""
+    def ms(t: float) -> float:
+        return round((t - start) * 1000, 1)
+
+    return {
+        "pulse": ms(pulse_at), "end": ms(end),
+        "stalls": [(ms(w - lag), round(lag * 1000, 1)) for w, lag in stalls.wakeups
+                   if w >= start and w - lag <= end and lag >= 0.010],
+        "callbacks": [(ms(e - w), round(w * 1000, 1), round(c * 1000, 1), name[:90])
+                      for (e, w, c), name in zip(callbacks.slow, callbacks.names, strict=True)
+                      if e >= start and e - w <= end and w >= 0.005],
+        "gc": [(ms(e - p), g, round(p * 1000, 1)) for e, g, p in gc_clock.pauses
+               if start <= e <= end and p >= 0.002],
+    }
 
 
 def _callback_name(handle: Any) -> str:
@@ -330,31 +418,16 @@ class Probe:
         self._watch: Callable[[], bool] | None = None
 
         source = app.source
-        monitor = source.monitor
-        snapshot, observe, refresh = monitor.admin.snapshot, monitor.tracker.observe, \
-            source.refresh
-
-        async def timed_snapshot(*a: Any, **kw: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return await snapshot(*a, **kw)
-            finally:
-                self.snapshot_s.append(time.perf_counter() - t)
-
-        def timed_observe(*a: Any, **kw: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return observe(*a, **kw)
-            finally:
-                self.observe_s.append(time.perf_counter() - t)
+        refresh = source.refresh
 
         async def timed_refresh() -> Any:
             pulse = await refresh()
             self.pulse_at.append(time.perf_counter())
+            timings = source.monitor.timings  # measured in the monitor's process
+            self.snapshot_s.append(timings["snapshot_s"])
+            self.observe_s.append(timings["observe_s"])
             return pulse
 
-        monitor.admin.snapshot = timed_snapshot
-        monitor.tracker.observe = timed_observe
         source.refresh = timed_refresh
 
         apply_ = app._apply
@@ -454,11 +527,16 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     hot = [topic_name(i) for i in hot_topics(args.topics)]
     producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 5, "log_level": 0})
 
+    # the changes' records, encoded before anything is measured: building envelopes in the
+    # producing thread held this process's interpreter for tens of ms right before a refresh,
+    # which the stall monitor counted against the app
+    changes = [[(name, p, Envelope.new_root("bench.change.v1", name, {"p": p}).encode())
+                for name in hot for p in range(args.partitions)]
+               for _ in range(len(SCREENS) * 2 * args.steps)]
+
     def change() -> None:  # one record into every partition of the hot topics
-        for name in hot:
-            for p in range(args.partitions):
-                producer.produce(name, Envelope.new_root("bench.change.v1", name, {"p": p})
-                                 .encode(), partition=p)
+        for name, p, value in changes.pop():
+            producer.produce(name, value, partition=p)
         if producer.flush(30) != 0:
             raise RuntimeError("change not delivered")
 
@@ -480,6 +558,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     stalls.stop()
     out["bare_stall_ms"] = stalls.longest_ms(0, time.perf_counter())
     stalls.wakeups.clear()
+    reference = ReferenceLoop()
     callbacks.install()
     gc_clock = GcClock()
     gc.callbacks.append(gc_clock)
@@ -501,6 +580,15 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         row = {"label": label, "screen": screen, "apply_ms": (a_end - a_start) * 1000,
                "apply_frame_ms": (frame - a_start) * 1000, "changed": changed,
                "rows": len(after), "stall_ms": stalls.longest_ms(started, frame),
+               "at": (started, frame),  # for the reference loop's stalls, afterwards
+               # begun before the refresh (the bench producing the change), not counted
+               "stall_before_ms": stalls.longest_before_ms(started, frame),
+               # where the worst stall was: while the core built the pulse, or while the UI
+               # applied and painted it
+               "stall_core_ms": stalls.longest_ms(started, probe.pulse_at[-1]),
+               "stall_ui_ms": stalls.longest_ms(probe.pulse_at[-1], frame),
+               "window": window_detail(stalls, callbacks, gc_clock, started, frame,
+                                       probe.pulse_at[-1]),
                "callback_cpu_ms": callbacks.longest_cpu_ms(started, frame),
                "gc_ms": gc_clock.longest_ms(started, frame),
                "snapshot_s": probe.snapshot_s[-1], "observe_s": probe.observe_s[-1],
@@ -509,6 +597,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             quiet = time.perf_counter()
             await asyncio.sleep(frame - started)
             row["idle_stall_ms"] = stalls.longest_ms(quiet, time.perf_counter())
+            row["idle_at"] = (quiet, time.perf_counter())
             row["idle_gc_ms"] = gc_clock.longest_ms(quiet, time.perf_counter())
         out["refreshes"].append(row)
         return row
@@ -579,12 +668,19 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             if os.environ.get("BENCH_TUI_CENSUS"):  # who holds the most common objects
                 out["gc_holders"] = census()
             out["rss_mb"] = psutil.Process().memory_info().rss / MiB
-            out["children_rss_mb"] = sum(  # the group reader and the traffic watcher
-                c.memory_info().rss for c in psutil.Process().children(recursive=True)) / MiB
+            out["children_rss_mb"] = sum(  # monitor, its group reader, traffic watcher
+                c.memory_info().rss for c in psutil.Process().children(recursive=True)
+                if c.pid != reference._proc.pid) / MiB
             out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             stalls.stop()
+            ref = reference.wakeups()
+            for row in out["refreshes"]:
+                row["ref_stall_ms"] = longest_begun(ref, *row["at"])
+                if "idle_at" in row:
+                    row["ref_idle_stall_ms"] = longest_begun(ref, *row["idle_at"])
     finally:
         callbacks.uninstall()
+        reference.stop()
         core.stop()
     return out
 
@@ -663,12 +759,26 @@ def table(runs: list[dict[str, Any]], paints: list[dict[str, Any]]) -> list[dict
     add("longest stall while refreshing", "ms",
         [max(x["stall_ms"] for x in m) for m in measured], TARGET_STALL_MS,
         "per run: the worst of its 5% refreshes (refresh start to the frame after the apply)")
+    add("  the same windows, a bare loop in a process of its own", "ms",
+        [max(x["ref_stall_ms"] for x in m) for m in measured], None,
+        "ReferenceLoop: how late a process with nothing to do woke at the same moments")
+    add("  stalls begun before the refresh (not counted)", "ms",
+        [max(x["stall_before_ms"] for x in m) for m in measured], None,
+        "under way when the refresh was asked for: the bench producing the change")
+    add("  … while the core built the pulse", "ms",
+        [max(x["stall_core_ms"] for x in m) for m in measured], None,
+        "from the refresh's start to the pulse on the UI loop")
+    add("  … while the UI applied and painted it", "ms",
+        [max(x["stall_ui_ms"] for x in m) for m in measured], None,
+        "from the pulse on the UI loop to the frame after the apply")
     add("  longest UI callback, CPU time", "ms",
         [max(x["callback_cpu_ms"] for x in m) for m in measured], None,
         "our own blocking work on the UI loop (thread CPU: no GIL waits, no machine noise)")
     add("  longest stall, app idle (same windows)", "ms",
         [max(x["idle_stall_ms"] for x in m) for m in measured], None,
         "after each refresh, as long again with nothing refreshing: the noise floor")
+    add("  … a bare loop in a process of its own, same idle windows", "ms",
+        [max(x["ref_idle_stall_ms"] for x in m) for m in measured], None)
     add("  longest stall, bare loop (3 s)", "ms", [r["bare_stall_ms"] for r in runs], None,
         "before the app starts: the machine's noise")
     add("  longest GC pause while refreshing", "ms",
@@ -781,6 +891,9 @@ def main() -> None:
     what_if.add_argument("--gc-threshold", default=None, metavar="G0,G1,G2",
                          help="the app's GC thresholds after its first paint (default "
                          "700,10,100), e.g. 700,10,1000000: no automatic full collections")
+    what_if.add_argument("--broker-nice", type=int, default=0, metavar="N",
+                         help="run the private broker's JVM at this niceness: on a real "
+                         "deployment the broker does not share the app's cores")
     what_if.add_argument("--no-traffic-watch", action="store_true",
                          help="LiveSource(watch_traffic=False)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -799,7 +912,7 @@ def main() -> None:
     print(machine)
     screens = list(SCREENS)
     with contextlib.ExitStack() as stack:
-        bootstrap = args.bootstrap or stack.enter_context(private_broker())
+        bootstrap = args.bootstrap or stack.enter_context(private_broker(args.broker_nice))
         seed(bootstrap, args.topics, args.partitions, args.records)
         paints, runs = [], []
         for run in range(args.paint_runs + args.runs):
