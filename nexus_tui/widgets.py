@@ -98,7 +98,8 @@ class KeyedTable(DataTable):
     ]
 
     def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: Any) -> None:
-        self._renders: dict[tuple[Any, ...], SegmentLines] = {}  # see _render_cell
+        #: render key -> (row index it was rendered at, lines): see _render_cell
+        self._renders: dict[tuple[Any, ...], tuple[int, SegmentLines]] = {}
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._columns = list(columns)
         self._cells: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -210,27 +211,35 @@ class KeyedTable(DataTable):
         DataTable keys its rendered cells by its update count, so one changed cell made every
         visible cell render again through Rich: ~500 cells, 40-100 ms of the UI thread per
         refresh frame on 5,000 partitions, the longest stalls left (BENCHMARKS.md §6). Kept
-        here by what the render depends on instead: the cell (its value and style), its place
-        (DataTable writes row and column into the segments), width, style and cursor state.
-        Textual's own cache invalidations (`_clear_caches`) empty it too."""
+        here by what the render depends on instead: the cell (its value and style), its
+        column, width, style and cursor state. Not its row: DataTable writes the cell's place
+        into its segments (the meta a mouse click reads), so a cell that moved (a sort, rows
+        above it added or removed) gets its render back with the new place written in
+        (`_moved`) rather than a render through Rich again: a sort moved every visible row,
+        48-107 ms of the UI thread. Textual's own cache invalidations (`_clear_caches`) empty
+        it too."""
         if row_index < 0 or column_index < 0:  # the header and row labels: as DataTable does
             return super()._render_cell(row_index, column_index, base_style, width, cursor,
                                         hover)
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
         cell = self._data[row_key][column_key]
-        key = (row_key, column_key, row_index, column_index, _render_signature(cell),
-               base_style, width, cursor, hover, self._show_hover_cursor,
-               self._pseudo_class_state)
+        key = (row_key, column_key, column_index, row_index < self.fixed_rows,
+               _render_signature(cell), base_style, width, cursor, hover,
+               self._show_hover_cursor, self._pseudo_class_state)
         renders = self._renders
-        lines = renders.pop(key, None)
-        if lines is None:
+        kept = renders.pop(key, None)
+        if kept is None:
             lines = super()._render_cell(row_index, column_index, base_style, width, cursor,
                                          hover)
             # twice what the table shows: the visible cells stay, replaced ones age out
             if len(renders) >= 2 * max(1, self.size.height) * max(1, len(self.columns)):
                 del renders[next(iter(renders))]  # the least recently used
-        renders[key] = lines  # (re)inserted last: most recently used
+        elif kept[0] != row_index:
+            lines = _moved(kept[1], row_index, column_index)
+        else:
+            lines = kept[1]
+        renders[key] = (row_index, lines)  # (re)inserted last: most recently used
         return lines
 
     def _drop_stale_renders(self) -> None:
@@ -304,6 +313,16 @@ def _sortable(cell: Any) -> tuple[int, Any]:
     if isinstance(value, int | float):
         return (0, value)
     return (1, str(value))
+
+
+def _moved(lines: SegmentLines, row_index: int, column_index: int) -> SegmentLines:
+    """A cell's rendered lines with the place DataTable writes into every segment's style
+    (`Style.from_meta({"row": …, "column": …})`, what a mouse click on it reads) set to
+    `row_index`: adding a style replaces the meta keys it has."""
+    place = Style.from_meta({"row": row_index, "column": column_index})
+    return [[Segment(text, style + place if style is not None else place, control)
+             if not control else Segment(text, style, control)
+             for text, style, control in line] for line in lines]
 
 
 def _render_signature(cell: Any) -> Any:

@@ -170,3 +170,39 @@ async def test_row_cache_rebuilds_only_changed_rows_and_the_table_skips_the_same
         table.sync(third)
         assert table.get_cell("group-009", "lag").plain == "9"
         await pilot.pause()
+
+
+async def test_a_sort_renders_no_cell_again_and_clicks_still_find_their_row(monkeypatch):
+    """Rows moved by a sort keep their renders, with their new place written in: a click on
+    a row's line selects that row (the place is what DataTable's mouse handling reads). With
+    zebra stripes a row that moved by an odd number of places has another background, so it
+    renders again; here they are off, to see every moved row kept."""
+    from textual.widgets import DataTable
+
+    rendered: list[tuple[int, int]] = []
+    original = DataTable._render_cell
+
+    def counting(self, row_index, column_index, *args, **kwargs):
+        rendered.append((row_index, column_index))
+        return original(self, row_index, column_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counting)
+    lags = {f"topic-{i:03}": (i * 37) % 100 for i in range(20)}  # all of them on screen
+    async with table_showing(lags) as (pilot, table):
+        table.zebra_stripes = False
+        await pilot.pause()
+        rendered.clear()
+        cursor_key = table.current_key
+        table.sort_column, table.sort_reverse = "lag", True
+        table._apply_sort(table.current_key)
+        await pilot.pause()
+        # only the rows whose state changed: the cursor's (it follows its row) and the one
+        # now under the hover (row 0, where the headless mouse is)
+        again = {r for r, _ in rendered if r >= 0}
+        assert again <= {0, table.get_row_index(cursor_key)}, again
+        shown = [table.render_line(y).text.split() for y in range(1, 8)]
+        expected = sorted(lags.items(), key=lambda kv: -kv[1])[:7]
+        assert [(name, int(lag)) for name, lag in shown] == expected
+        # a click on the 4th row's line lands on that row
+        await pilot.click(KeyedTable, offset=(2, 4))
+        assert table.cursor_row == 3 and table.current_key == expected[3][0]
