@@ -34,7 +34,7 @@ Definitions (`time.perf_counter` on the app's loop):
   (the loop was held from the wake-up's due time to its arrival). "While refreshing" = the
   stalls that began from `action_refresh()` to the frame after the apply, for each 5 %
   refresh; a run's figure is its worst. (One under way when the refresh was asked for began
-  with something else, the bench producing the change: reported apart, not counted.) Beside
+  with something else, the bench's own step before it: reported apart, not counted.) Beside
   it: where it was (while the core built the pulse, or while the UI applied and painted it),
   a bare loop in a process of its own running at the same time (ReferenceLoop: the machine's
   stalls at the same moments), the longest UI-loop callback in thread CPU time (our own
@@ -581,7 +581,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
                "apply_frame_ms": (frame - a_start) * 1000, "changed": changed,
                "rows": len(after), "stall_ms": stalls.longest_ms(started, frame),
                "at": (started, frame),  # for the reference loop's stalls, afterwards
-               # begun before the refresh (the bench producing the change), not counted
+               # begun before the refresh (the bench's own step before it), not counted
                "stall_before_ms": stalls.longest_before_ms(started, frame),
                # where the worst stall was: while the core built the pulse, or while the UI
                # applied and painted it
@@ -764,7 +764,8 @@ def table(runs: list[dict[str, Any]], paints: list[dict[str, Any]]) -> list[dict
         "ReferenceLoop: how late a process with nothing to do woke at the same moments")
     add("  stalls begun before the refresh (not counted)", "ms",
         [max(x["stall_before_ms"] for x in m) for m in measured], None,
-        "under way when the refresh was asked for: the bench producing the change")
+        "under way when the refresh was asked for: the bench's own step before it (its sort of "
+        "the table before the sorted refreshes)")
     add("  … while the core built the pulse", "ms",
         [max(x["stall_core_ms"] for x in m) for m in measured], None,
         "from the refresh's start to the pulse on the UI loop")
@@ -802,7 +803,7 @@ def table(runs: list[dict[str, Any]], paints: list[dict[str, Any]]) -> list[dict
     add("peak RSS", "MB", [r["peak_rss_mb"] for r in runs], None)
     add("RSS of the app's child processes", "MB",
         [r["children_rss_mb"] for r in runs if "children_rss_mb" in r], None,
-        "group reader + traffic watcher (core/child.py), at the same moment")
+        "monitor, its group reader, traffic watcher (core/child.py), at the same moment")
     # informative
     add("stall during the first load", "ms", [r["first_load_stall_ms"] for r in paints], None,
         "from app start to the first paint")

@@ -1,8 +1,9 @@
 """The core's own event loop, in a background thread.
 
 Every Kafka call of the TUI (snapshots, traffic watching, dispatch, seek, browsing) runs on
-this loop, so the UI's loop only ever awaits a finished result: it never parses a snapshot
-of 5,000 partitions or waits on a socket itself.
+this loop, so the UI's loop only ever awaits a finished result: it never waits on a socket
+itself. The heavy refresh work (the monitor's snapshot and lag health, the traffic watcher)
+is not even done here: this loop drives the child processes that do it (core/child.py).
 """
 
 from __future__ import annotations
