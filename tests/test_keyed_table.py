@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from textual.app import App, ComposeResult
 
 from nexus_tui.widgets import Cell, KeyedTable, RowCache, num
@@ -29,6 +30,22 @@ async def table_showing(lags: dict[str, int], size: tuple[int, int] = (60, 30)):
         table.sync(rows(lags))
         await pilot.pause()
         yield pilot, table
+
+
+@pytest.fixture
+def rendered(monkeypatch) -> list[tuple[int, int]]:
+    """(row, column) of every cell DataTable renders through Rich from now on."""
+    from textual.widgets import DataTable
+
+    cells: list[tuple[int, int]] = []
+    original = DataTable._render_cell
+
+    def counting(self, row_index, column_index, *args, **kwargs):
+        cells.append((row_index, column_index))
+        return original(self, row_index, column_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counting)
+    return cells
 
 
 async def test_unchanged_cells_are_the_ones_shown_and_stale_renders_are_dropped():
@@ -84,19 +101,9 @@ async def test_an_update_leaves_no_cyclic_garbage_behind():
             await pilot.pause()
 
 
-async def test_a_frame_after_an_update_renders_only_the_changed_cells(monkeypatch):
+async def test_a_frame_after_an_update_renders_only_the_changed_cells(rendered):
     """DataTable alone renders every visible cell again after any update (its render cache is
     keyed by its update count); KeyedTable keeps the renders of unchanged cells."""
-    from textual.widgets import DataTable
-
-    rendered: list[tuple[int, int]] = []
-    original = DataTable._render_cell
-
-    def counting(self, row_index, column_index, *args, **kwargs):
-        rendered.append((row_index, column_index))
-        return original(self, row_index, column_index, *args, **kwargs)
-
-    monkeypatch.setattr(DataTable, "_render_cell", counting)
     lags = {f"topic-{i:03}": i for i in range(300)}
     async with table_showing(lags) as (pilot, table):
         first = len([c for c in rendered if c[0] >= 0])
@@ -172,21 +179,11 @@ async def test_row_cache_rebuilds_only_changed_rows_and_the_table_skips_the_same
         await pilot.pause()
 
 
-async def test_a_sort_renders_no_cell_again_and_clicks_still_find_their_row(monkeypatch):
+async def test_a_sort_renders_no_cell_again_and_clicks_still_find_their_row(rendered):
     """Rows moved by a sort keep their renders, with their new place written in: a click on
     a row's line selects that row (the place is what DataTable's mouse handling reads). With
     zebra stripes a row that moved by an odd number of places has another background, so it
     renders again; here they are off, to see every moved row kept."""
-    from textual.widgets import DataTable
-
-    rendered: list[tuple[int, int]] = []
-    original = DataTable._render_cell
-
-    def counting(self, row_index, column_index, *args, **kwargs):
-        rendered.append((row_index, column_index))
-        return original(self, row_index, column_index, *args, **kwargs)
-
-    monkeypatch.setattr(DataTable, "_render_cell", counting)
     lags = {f"topic-{i:03}": (i * 37) % 100 for i in range(20)}  # all of them on screen
     async with table_showing(lags) as (pilot, table):
         table.zebra_stripes = False
