@@ -297,6 +297,16 @@ class _Pending:
     created_at_ns: int
 
 
+@dataclass(slots=True)
+class _EarlyReply:
+    """A reply read before its request: requests and replies are on different topics, read
+    in whatever order their partitions' fetches come back."""
+
+    seen_at: float
+    created_at_ns: int
+    failed: bool
+
+
 # ---------------------------------------------------------------------------------------------
 # The window.
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +348,8 @@ class TrafficWindow:
         self._topics: dict[str, _TopicRing] = {}
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._pending_by_topic: Counter[str] = Counter()
+        #: replies whose request was not read yet, by request id (bounded like _pending)
+        self._early: OrderedDict[str, _EarlyReply] = OrderedDict()
         self._errors: deque[ErrorReply] = deque(maxlen=recent)
         self._dead_letters: deque[DeadLetter] = deque(maxlen=recent)
 
@@ -392,6 +404,12 @@ class TrafficWindow:
         self._count(topic, now, _REQUESTS)
         if not request_id or request_id in self._pending:
             return
+        early = self._early.pop(request_id, None)
+        if early is not None:  # its reply was read first: answered already
+            self._answered(_Pending(topic, now, created_at_ns), early.created_at_ns, now,
+                           early.failed)
+            self._name_request_topic(request_id, topic)
+            return
         if len(self._pending) >= self.max_pending:
             self._evict_oldest(now)
         self._pending[request_id] = _Pending(topic, now, created_at_ns)
@@ -409,10 +427,20 @@ class TrafficWindow:
         request = self._pop_pending(request_id)
         if request is not None:
             self._answered(request, created_at_ns, now, error is not None)
+        elif request_id:  # its request may not be read yet: matched when it is
+            if len(self._early) >= self.max_pending:
+                self._early.popitem(last=False)
+            self._early[request_id] = _EarlyReply(now, created_at_ns, error is not None)
         if error is not None:
             self._errors.append(ErrorReply(
                 created_at_ns, topic, request_id, request.topic if request else None,
                 _cut(error)))
+
+    def _name_request_topic(self, request_id: str, topic: str) -> None:
+        """Fill in the request topic of a recent error reply read before its request."""
+        for i, error in enumerate(self._errors):
+            if error.request_id == request_id and error.request_topic is None:
+                self._errors[i] = replace(error, request_topic=topic)
 
     def _answered(self, request: _Pending, reply_created_ns: int, now: float,
                   failed: bool) -> None:
@@ -459,6 +487,9 @@ class TrafficWindow:
         """Count requests older than the timeout as unanswered; returns how many expired."""
         expired = 0
         deadline = now - self.unanswered_after_s
+        early = self._early  # a reply whose request never came (sent before we watched)
+        while early and next(iter(early.values())).seen_at <= deadline:
+            early.popitem(last=False)
         pending = self._pending
         while pending:
             request = next(iter(pending.values()))

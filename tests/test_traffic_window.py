@@ -138,6 +138,34 @@ def test_a_late_reply_counts_as_a_reply_but_not_as_an_answer():
     assert w.recent_errors()[-1].request_topic is None
 
 
+def test_a_reply_read_before_its_request_answers_it_when_the_request_comes():
+    """Requests and replies live on different topics, read in whatever order their fetches
+    return: under load the watcher read all 20 replies of a burst before 14 of its requests
+    (tests/test_traffic.py)."""
+    w = window(unanswered_after_s=30)
+    w.record_reply("a.res.v1", "q1", 12 * NS, T0)
+    w.record_reply("a.res.v1", "q2", 14 * NS, T0, error="boom")
+    w.record_request("a.req.v1", "q1", 2 * NS, T0 + 0.1)
+    w.record_request("a.req.v1", "q2", 4 * NS, T0 + 0.1)
+    row = w.stats(T0 + 31)["a.req.v1"]  # long after the timeout: nothing left pending
+    assert (row.requests, row.answered, row.pending, row.unanswered) == (2, 2, 0, 0)
+    assert row.latency_samples == 2
+    assert row.latency_p50_ms == pytest.approx(10, rel=BUCKET_PRECISION)
+    assert w.stats(T0 + 31)["a.res.v1"].error_replies == 1
+    assert w.recent_errors()[-1].request_topic == "a.req.v1"  # named once the request came
+
+
+def test_a_reply_whose_request_never_comes_is_forgotten_after_the_timeout():
+    w = window(unanswered_after_s=5, max_pending=3)
+    for i in range(5):  # bounded like the pending table: the oldest early replies go
+        w.record_reply("a.res.v1", f"q{i}", 0, T0)
+    assert len(w._early) == 3 and "q0" not in w._early
+    w.expire(T0 + 5)
+    assert not w._early
+    w.record_request("a.req.v1", "q4", 0, T0 + 6)  # too late to match: pending as usual
+    assert w.pending() == 1
+
+
 def test_unanswered_lands_in_the_second_it_timed_out_whenever_it_is_read():
     w = window(window_s=10, unanswered_after_s=5)
     w.record_request("a.req.v1", "q", 0, T0)
