@@ -53,7 +53,6 @@ async def test_counts_from_the_child_and_a_new_child_after_it_died(kafka, unique
         assert {e.error for e in reading.recent_errors} == {f"boom {i}" for i in range(4)}
 
         os.kill(child, signal.SIGKILL)
-        psutil.Process(child).wait(10)
         await wait_until(lambda: traffic._proc is not None
                          and traffic._proc.returncode is not None, 10, "the death noticed")
         again = await traffic.readings(positioned=True)  # a new child, told both topics
