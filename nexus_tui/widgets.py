@@ -98,8 +98,8 @@ class KeyedTable(DataTable):
     ]
 
     def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: Any) -> None:
-        #: render key -> (row index it was rendered at, lines): see _render_cell
-        self._renders: dict[tuple[Any, ...], tuple[int, SegmentLines]] = {}
+        #: render key -> (row index and stripe it was rendered with, lines): see _render_cell
+        self._renders: dict[tuple[Any, ...], tuple[int, Any, SegmentLines]] = {}
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._columns = list(columns)
         self._cells: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -213,20 +213,24 @@ class KeyedTable(DataTable):
         refresh frame on 5,000 partitions, the longest stalls left (BENCHMARKS.md §6). Kept
         here by what the render depends on instead: the cell (its value and style), its
         column, width, style and cursor state. Not its row: DataTable writes the cell's place
-        into its segments (the meta a mouse click reads), so a cell that moved (a sort, rows
-        above it added or removed) gets its render back with the new place written in
-        (`_moved`) rather than a render through Rich again: a sort moved every visible row,
-        48-107 ms of the UI thread. Textual's own cache invalidations (`_clear_caches`) empty
-        it too."""
+        into its segments (the meta a mouse click reads), and the row's zebra stripe is its
+        background, so a cell that moved (a sort, rows above it added or removed) gets its
+        render back with the new place and stripe painted in (`_moved`) rather than a render
+        through Rich again: a sort moved every visible row, 42-107 ms of the UI thread.
+        Textual's own cache invalidations (`_clear_caches`) empty it too."""
         if row_index < 0 or column_index < 0:  # the header and row labels: as DataTable does
             return super()._render_cell(row_index, column_index, base_style, width, cursor,
                                         hover)
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
         cell = self._data[row_key][column_key]
+        # a plain cell (no cursor, no hover, no background of its own) shows its row's
+        # background, the zebra stripe: kept across stripes, repainted when it moves
+        stripe = base_style.bgcolor if (not cursor and not hover and base_style.bgcolor
+                                         and not _own_background(cell)) else None
         key = (row_key, column_key, column_index, row_index < self.fixed_rows,
-               _render_signature(cell), base_style, width, cursor, hover,
-               self._show_hover_cursor, self._pseudo_class_state)
+               _render_signature(cell), base_style + _ANY_BACKGROUND if stripe else base_style,
+               width, cursor, hover, self._show_hover_cursor, self._pseudo_class_state)
         renders = self._renders
         kept = renders.pop(key, None)
         if kept is None:
@@ -235,11 +239,12 @@ class KeyedTable(DataTable):
             # twice what the table shows: the visible cells stay, replaced ones age out
             if len(renders) >= 2 * max(1, self.size.height) * max(1, len(self.columns)):
                 del renders[next(iter(renders))]  # the least recently used
-        elif kept[0] != row_index:
-            lines = _moved(kept[1], row_index, column_index)
+        elif kept[0] != row_index or kept[1] != stripe:
+            lines = _moved(kept[2], row_index, column_index,
+                           stripe if stripe != kept[1] else None)
         else:
-            lines = kept[1]
-        renders[key] = (row_index, lines)  # (re)inserted last: most recently used
+            lines = kept[2]
+        renders[key] = (row_index, stripe, lines)  # (re)inserted last: most recently used
         return lines
 
     def _drop_stale_renders(self) -> None:
@@ -315,14 +320,31 @@ def _sortable(cell: Any) -> tuple[int, Any]:
     return (1, str(value))
 
 
-def _moved(lines: SegmentLines, row_index: int, column_index: int) -> SegmentLines:
+#: added to a row's style in a render key: any background matches (_render_cell's stripes)
+_ANY_BACKGROUND = Style(bgcolor="default")
+
+
+def _moved(lines: SegmentLines, row_index: int, column_index: int,
+           stripe: Any = None) -> SegmentLines:
     """A cell's rendered lines with the place DataTable writes into every segment's style
     (`Style.from_meta({"row": …, "column": …})`, what a mouse click on it reads) set to
-    `row_index`: adding a style replaces the meta keys it has."""
+    `row_index`, and, given a `stripe`, the row's background: adding a style replaces the
+    meta keys and the background it has."""
     place = Style.from_meta({"row": row_index, "column": column_index})
+    if stripe is not None:
+        place = Style(bgcolor=stripe) + place
     return [[Segment(text, style + place if style is not None else place, control)
              if not control else Segment(text, style, control)
              for text, style, control in line] for line in lines]
+
+
+def _own_background(cell: Any) -> bool:
+    """Whether a cell sets a background itself (anything but a Text: assume it does)."""
+    if not isinstance(cell, Text):
+        return True
+    styles = [cell.style, *(span.style for span in cell.spans)]
+    return any((Style.parse(s) if isinstance(s, str) else s).bgcolor is not None
+               for s in styles if s)
 
 
 def _render_signature(cell: Any) -> Any:

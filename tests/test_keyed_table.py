@@ -181,9 +181,8 @@ async def test_row_cache_rebuilds_only_changed_rows_and_the_table_skips_the_same
 
 async def test_a_sort_renders_no_cell_again_and_clicks_still_find_their_row(rendered):
     """Rows moved by a sort keep their renders, with their new place written in: a click on
-    a row's line selects that row (the place is what DataTable's mouse handling reads). With
-    zebra stripes a row that moved by an odd number of places has another background, so it
-    renders again; here they are off, to see every moved row kept."""
+    a row's line selects that row (the place is what DataTable's mouse handling reads).
+    Stripes off here: a move across zebra stripes is the next test."""
     lags = {f"topic-{i:03}": (i * 37) % 100 for i in range(20)}  # all of them on screen
     async with table_showing(lags) as (pilot, table):
         table.zebra_stripes = False
@@ -203,3 +202,33 @@ async def test_a_sort_renders_no_cell_again_and_clicks_still_find_their_row(rend
         # a click on the 4th row's line lands on that row
         await pilot.click(KeyedTable, offset=(2, 4))
         assert table.cursor_row == 3 and table.current_key == expected[3][0]
+
+
+async def test_rows_moved_across_zebra_stripes_look_as_if_rendered_afresh(rendered):
+    """A moved row's kept renders are repainted with its new stripe: the same segments (text,
+    colours, styles, the place a click reads) as a render from scratch."""
+    from textual.widgets import DataTable
+
+    lags = {f"topic-{i:03}": (i * 37) % 100 if i % 3 else None for i in range(20)}
+
+    def styled_rows() -> dict[str, list[Cell]]:  # plain, numbers, dim "-" and a red cell
+        return {name: [Cell(name), num(lag, style="red" if lag and lag > 80 else "")]
+                for name, lag in lags.items()}
+
+    async with table_showing({}) as (pilot, table):
+        table.sync(styled_rows())
+        await pilot.pause()
+        assert table.zebra_stripes
+        rendered.clear()
+        cursor_key = table.current_key
+        table.sort_column, table.sort_reverse = "lag", True
+        table._apply_sort(table.current_key)
+        await pilot.pause()
+        again = {r for r, _ in rendered if r >= 0}
+        assert again <= {0, table.get_row_index(cursor_key)}, again
+        kept = [list(table.render_line(y)) for y in range(table.size.height)]
+        table._renders.clear()  # now everything from scratch
+        DataTable._clear_caches(table)
+        fresh = [list(table.render_line(y)) for y in range(table.size.height)]
+        assert kept == fresh
+        assert {r for r, _ in rendered if r >= 0} == set(range(20))  # really rendered again
