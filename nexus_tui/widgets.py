@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -98,8 +99,8 @@ class KeyedTable(DataTable):
     ]
 
     def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: Any) -> None:
-        #: render key -> (row index and stripe it was rendered with, lines): see _render_cell
-        self._renders: dict[tuple[Any, ...], tuple[int, Any, SegmentLines]] = {}
+        #: render key -> {(row index, stripe): lines}: see _render_cell
+        self._renders: dict[tuple[Any, ...], dict[tuple[int, Any], SegmentLines]] = {}
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._columns = list(columns)
         self._cells: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -232,20 +233,22 @@ class KeyedTable(DataTable):
                _render_signature(cell), base_style + _ANY_BACKGROUND if stripe else base_style,
                width, cursor, hover, self._show_hover_cursor, self._pseudo_class_state)
         renders = self._renders
-        kept = renders.pop(key, None)
-        if kept is None:
-            lines = super()._render_cell(row_index, column_index, base_style, width, cursor,
-                                         hover)
+        placed = renders.pop(key, None)  # (row index, stripe) -> lines, the last two
+        where = (row_index, stripe)
+        if placed is None:
+            placed = {where: super()._render_cell(row_index, column_index, base_style, width,
+                                                  cursor, hover)}
             # twice what the table shows: the visible cells stay, replaced ones age out
             if len(renders) >= 2 * max(1, self.size.height) * max(1, len(self.columns)):
                 del renders[next(iter(renders))]  # the least recently used
-        elif kept[0] != row_index or kept[1] != stripe:
-            lines = _moved(kept[2], row_index, column_index,
-                           stripe if stripe != kept[1] else None)
-        else:
-            lines = kept[2]
-        renders[key] = (row_index, stripe, lines)  # (re)inserted last: most recently used
-        return lines
+        elif where not in placed:  # moved: from its last place (a sort and back: both kept)
+            (last_row, last_stripe), lines = next(reversed(placed.items()))
+            placed[where] = _moved(lines, row_index, column_index,
+                                   stripe if stripe != last_stripe else None)
+            if len(placed) > 2:
+                del placed[next(iter(placed))]
+        renders[key] = placed  # (re)inserted last: most recently used
+        return placed[where]
 
     def _drop_stale_renders(self) -> None:
         """After an update: DataTable's caches hold nothing it can use again (their keys
@@ -330,12 +333,18 @@ def _moved(lines: SegmentLines, row_index: int, column_index: int,
     (`Style.from_meta({"row": …, "column": …})`, what a mouse click on it reads) set to
     `row_index`, and, given a `stripe`, the row's background: adding a style replaces the
     meta keys and the background it has."""
-    place = Style.from_meta({"row": row_index, "column": column_index})
-    if stripe is not None:
-        place = Style(bgcolor=stripe) + place
+    place = _place_style(row_index, column_index, stripe)
     return [[Segment(text, style + place if style is not None else place, control)
              if not control else Segment(text, style, control)
              for text, style, control in line] for line in lines]
+
+
+@functools.lru_cache(maxsize=4096)
+def _place_style(row_index: int, column_index: int, stripe: Any) -> Style:
+    """The style `_moved` adds: one object per place and stripe, so that Rich's own cache of
+    style additions (`Style.__add__`) serves the same additions again."""
+    place = Style.from_meta({"row": row_index, "column": column_index})
+    return Style(bgcolor=stripe) + place if stripe is not None else place
 
 
 def _own_background(cell: Any) -> bool:
