@@ -13,6 +13,7 @@ import pytest
 from core.child import CHILD_NICENESS
 from core.errors import NexusError
 from core.monitor import ClusterMonitor
+from tests.child_helpers import call_held_in_child, gone
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
 
 
@@ -39,10 +40,7 @@ async def test_groups_from_the_child_equal_in_process_and_survive_its_abort(kafk
         # the child aborts while a request is in it: one clear error, this process unharmed.
         # Stopped first, so the abort lands after the request was written (the reader holds
         # its lock from the write until the answer)
-        os.kill(child, signal.SIGSTOP)
-        refresh = asyncio.create_task(isolated.refresh())
-        while not reader._lock.locked():
-            await asyncio.sleep(0.001)
+        refresh = await call_held_in_child(reader, isolated.refresh())
         os.kill(child, signal.SIGABRT)
         os.kill(child, signal.SIGCONT)
         with pytest.raises(NexusError, match=r"SIGABRT.*#4605.*next refresh"):
@@ -53,4 +51,4 @@ async def test_groups_from_the_child_equal_in_process_and_survive_its_abort(kafk
         child = reader._proc.pid
     finally:
         await isolated.close()
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+    assert gone(child)

@@ -179,6 +179,20 @@ async def test_row_cache_rebuilds_only_changed_rows_and_the_table_skips_the_same
         await pilot.pause()
 
 
+async def sorted_by_lag_renders_only_changed_rows(pilot, table: KeyedTable,
+                                                  rendered: list[tuple[int, int]]) -> None:
+    """Sort by lag, biggest first; the frame after it renders again only the rows whose state
+    changed: the cursor's (it follows its row) and the one now under the hover (row 0,
+    where the headless mouse is)."""
+    rendered.clear()
+    cursor_key = table.current_key
+    table.sort_column, table.sort_reverse = "lag", True
+    table._apply_sort(table.current_key)
+    await pilot.pause()
+    again = {r for r, _ in rendered if r >= 0}
+    assert again <= {0, table.get_row_index(cursor_key)}, again
+
+
 async def test_a_sort_renders_no_cell_again_and_clicks_still_find_their_row(rendered):
     """Rows moved by a sort keep their renders, with their new place written in: a click on
     a row's line selects that row (the place is what DataTable's mouse handling reads).
@@ -187,15 +201,7 @@ async def test_a_sort_renders_no_cell_again_and_clicks_still_find_their_row(rend
     async with table_showing(lags) as (pilot, table):
         table.zebra_stripes = False
         await pilot.pause()
-        rendered.clear()
-        cursor_key = table.current_key
-        table.sort_column, table.sort_reverse = "lag", True
-        table._apply_sort(table.current_key)
-        await pilot.pause()
-        # only the rows whose state changed: the cursor's (it follows its row) and the one
-        # now under the hover (row 0, where the headless mouse is)
-        again = {r for r, _ in rendered if r >= 0}
-        assert again <= {0, table.get_row_index(cursor_key)}, again
+        await sorted_by_lag_renders_only_changed_rows(pilot, table, rendered)
         shown = [table.render_line(y).text.split() for y in range(1, 8)]
         expected = sorted(lags.items(), key=lambda kv: -kv[1])[:7]
         assert [(name, int(lag)) for name, lag in shown] == expected
@@ -219,13 +225,7 @@ async def test_rows_moved_across_zebra_stripes_look_as_if_rendered_afresh(render
         table.sync(styled_rows())
         await pilot.pause()
         assert table.zebra_stripes
-        rendered.clear()
-        cursor_key = table.current_key
-        table.sort_column, table.sort_reverse = "lag", True
-        table._apply_sort(table.current_key)
-        await pilot.pause()
-        again = {r for r, _ in rendered if r >= 0}
-        assert again <= {0, table.get_row_index(cursor_key)}, again
+        await sorted_by_lag_renders_only_changed_rows(pilot, table, rendered)
         kept = [list(table.render_line(y)) for y in range(table.size.height)]
         table._renders.clear()  # now everything from scratch
         DataTable._clear_caches(table)

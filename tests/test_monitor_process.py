@@ -18,6 +18,7 @@ from core.errors import NexusError
 from core.monitor import ClusterMonitor
 from core.monitor_process import MonitorProcess
 from core.settings import ConnectionSettings
+from tests.child_helpers import call_held_in_child, gone
 from tests.kafka_helpers import (
     commit_offsets,
     create_topic,
@@ -29,10 +30,6 @@ from tests.kafka_helpers import (
 def _group_readers(pid: int) -> list[psutil.Process]:
     return [c for c in psutil.Process(pid).children()
             if "core.group_reader" in " ".join(c.cmdline())]
-
-
-def _gone(pid: int) -> bool:
-    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
 
 
 async def test_view_from_the_child_equals_in_process_and_keeps_its_histories(kafka, unique):
@@ -70,7 +67,7 @@ async def test_view_from_the_child_equals_in_process_and_keeps_its_histories(kaf
         await monitor.close()
         await in_process.close()
     # closed: the child stopped its group reader before it went
-    assert _gone(child) and _gone(reader.pid)
+    assert gone(child) and gone(reader.pid)
 
 
 async def test_a_dead_child_is_replaced_and_a_death_mid_refresh_is_one_clear_error(
@@ -93,16 +90,13 @@ async def test_a_dead_child_is_replaced_and_a_death_mid_refresh_is_one_clear_err
         assert monitor.restarts == 1 and monitor.pid not in (None, child)
         assert [p.records for p in view.snapshot.topics[topic].partitions] == [1, 2]
         # its orphaned group reader sees its requests end and exits on its own
-        await wait_until(lambda: _gone(reader.pid), 30, "the old group reader gone")
+        await wait_until(lambda: gone(reader.pid), 30, "the old group reader gone")
 
         # died while a refresh waits on it (stopped first, so that the kill lands after the
         # request was written: the call holds its lock from the write to the answer)
         child = monitor.pid
         assert child is not None
-        os.kill(child, signal.SIGSTOP)
-        refresh = asyncio.create_task(monitor.refresh())
-        while not monitor._lock.locked():
-            await asyncio.sleep(0.001)
+        refresh = await call_held_in_child(monitor, monitor.refresh())
         os.kill(child, signal.SIGKILL)
         os.kill(child, signal.SIGCONT)
         with pytest.raises(NexusError, match=r"^refreshing the cluster view: the monitor "

@@ -13,6 +13,7 @@ import psutil
 from core import ConnectionSettings, Envelope, KafkaPublisher
 from core.child import CHILD_NICENESS
 from core.traffic_process import TrafficProcess
+from tests.child_helpers import call_held_in_child, gone
 from tests.kafka_helpers import create_topic, wait_until
 
 
@@ -66,10 +67,7 @@ async def test_counts_from_the_child_and_a_new_child_after_it_died(kafka, unique
         # come first): that child is out of step and replaced; the next answer is its own
         child = traffic.pid
         assert child is not None
-        os.kill(child, signal.SIGSTOP)
-        pending = asyncio.create_task(traffic.readings())
-        while not traffic._lock.locked():  # the call holds the lock from before the write
-            await asyncio.sleep(0.001)  # to its answer: locked = written, waiting for it
+        pending = await call_held_in_child(traffic, traffic.readings())
         pending.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pending
@@ -80,5 +78,5 @@ async def test_counts_from_the_child_and_a_new_child_after_it_died(kafka, unique
         child = traffic.pid
     finally:
         await traffic.close()
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+    assert gone(child)
 
