@@ -408,7 +408,8 @@ class TrafficWindow:
         if early is not None:  # its reply was read first: answered already
             self._answered(_Pending(topic, now, created_at_ns), early.created_at_ns, now,
                            early.failed)
-            self._name_request_topic(request_id, topic)
+            if early.failed:  # its error reply is listed without the request's topic
+                self._name_request_topic(request_id, topic)
             return
         if len(self._pending) >= self.max_pending:
             self._evict_oldest(now)
