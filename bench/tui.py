@@ -482,7 +482,9 @@ async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float, what: s
 
 @contextlib.contextmanager
 def profiled(directory: str | None, core: Any, name: str) -> Iterator[None]:
-    """pyinstrument on the UI thread and on the core loop's thread (wall clock, each)."""
+    """pyinstrument on the UI thread and on the core loop's thread (wall clock, each). The
+    refresh's own work (snapshot, lag health) runs in the monitor's child process: the core
+    thread's profile shows only its driving of the children and the view's unpickling."""
     if not directory:
         yield
         return
@@ -887,7 +889,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="small smoke run (not quotable)")
     p.add_argument("--json", dest="json_out", default=None, metavar="FILE")
     p.add_argument("--profile", default=None, metavar="DIR",
-                   help="write pyinstrument profiles (UI and core threads) of the 5%% refreshes")
+                   help="write pyinstrument profiles (UI and core threads) of the 5%% refreshes "
+                   "(the monitor's child process is not profiled)")
     what_if = p.add_argument_group("what-ifs (not the app's behaviour: to locate a cost)")
     what_if.add_argument("--gc-threshold", default=None, metavar="G0,G1,G2",
                          help="the app's GC thresholds after its first paint (default "
