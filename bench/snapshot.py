@@ -47,7 +47,7 @@ from common import (
 )
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 
-from core.admin import KafkaAdmin
+from core.cluster.admin import KafkaAdmin
 from core.local.tools import CONSUMER_GROUP_COMMAND
 
 PARTITIONS_PER_TOPIC = 10

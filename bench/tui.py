@@ -42,7 +42,7 @@ Definitions (`time.perf_counter` on the app's loop):
   bare loop before the app starts, and the GC pauses (`gc.callbacks`). The JSON keeps each
   window's stalls, slow callbacks and GC pauses (`window`).
 * RSS: `psutil` RSS of the process after all its refreshes; peak = the kernel's VmHWM. The
-  app's child processes (monitor, its group reader, traffic watcher: core/child.py) are
+  app's child processes (monitor, its group reader, traffic watcher: core/engine/child.py) are
   reported beside it.
 
 The what-if flags change the app's process (GC settings, no traffic watcher) to locate a cost,
@@ -159,7 +159,7 @@ def seed(bootstrap: str, topics: int, partitions: int, records: int) -> None:
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
 
-    from core.envelope import Envelope
+    from core.wire.envelope import Envelope
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     names = [topic_name(i) for i in range(topics)]
@@ -517,8 +517,8 @@ def profiled(directory: str | None, core: Any, name: str) -> Iterator[None]:
 async def child(args: argparse.Namespace) -> dict[str, Any]:
     from confluent_kafka import Producer
 
-    from core.envelope import Envelope
-    from core.settings import ConnectionSettings
+    from core.config.settings import ConnectionSettings
+    from core.wire.envelope import Envelope
     from nexus_tui.app import AppOptions, NexusApp
     from nexus_tui.coreloop import CoreLoop
     from nexus_tui.source import LiveSource
@@ -805,7 +805,7 @@ def table(runs: list[dict[str, Any]], paints: list[dict[str, Any]]) -> list[dict
     add("peak RSS", "MB", [r["peak_rss_mb"] for r in runs], None)
     add("RSS of the app's child processes", "MB",
         [r["children_rss_mb"] for r in runs if "children_rss_mb" in r], None,
-        "monitor, its group reader, traffic watcher (core/child.py), at the same moment")
+        "monitor, its group reader, traffic watcher (core/engine/child.py), at the same moment")
     # informative
     add("stall during the first load", "ms", [r["first_load_stall_ms"] for r in paints], None,
         "from app start to the first paint")

@@ -9,21 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 #: public name -> the module that defines it. Imported on first use (PEP 562), so a command
 #: that only needs the admin client does not pay for aiokafka, pydantic and prometheus_client.
-_EXPORTS = {
-    "Envelope": "core.envelope", "EnvelopeError": "core.envelope", "MessageKind": "core.envelope",
-    "ConfigError": "core.errors", "NexusError": "core.errors", "ReadOnlyError": "core.errors",
-    "RemoteError": "core.inbox", "ReplyInbox": "core.inbox", "ReplyTimeout": "core.inbox",
-    "ClientMetrics": "core.metrics", "MetricsSnapshot": "core.metrics",
-    "murmur2": "core.partitioner", "partition_for_key": "core.partitioner",
-    "Delivery": "core.publisher", "KafkaPublisher": "core.publisher",
-    "PublishError": "core.publisher",
-    "RequestResult": "core.requester", "Requester": "core.requester",
-    "RetryPolicy": "core.retry",
-    "ConnectionSettings": "core.settings",
-    "DLQ_HEADERS": "core.subscriber", "HandlerContext": "core.subscriber",
-    "KafkaSubscriber": "core.subscriber",
-    "TopicName": "core.topics", "TopicNameError": "core.topics",
-    "dead_letter_topic": "core.topics",
+_EXPORTS: dict[str, str] = {
+    name: module
+    for module, names in {
+        "core.wire.envelope": ("Envelope", "EnvelopeError", "MessageKind"),
+        "core.wire.partitioner": ("murmur2", "partition_for_key"),
+        "core.wire.topic_names": ("TopicName", "TopicNameError", "dead_letter_topic"),
+        "core.errors": ("ConfigError", "NexusError", "ReadOnlyError"),
+        "core.messaging.inbox": ("RemoteError", "ReplyInbox", "ReplyTimeout"),
+        "core.messaging.metrics": ("ClientMetrics", "MetricsSnapshot"),
+        "core.messaging.publisher": ("Delivery", "KafkaPublisher", "PublishError"),
+        "core.messaging.requester": ("RequestResult", "Requester"),
+        "core.messaging.retry": ("RetryPolicy",),
+        "core.messaging.subscriber": ("DLQ_HEADERS", "HandlerContext", "KafkaSubscriber"),
+        "core.config.settings": ("ConnectionSettings",),
+    }.items()
+    for name in names
 }
 
 
@@ -41,17 +42,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from core.envelope import Envelope, EnvelopeError, MessageKind
+    from core.config.settings import ConnectionSettings
     from core.errors import ConfigError, NexusError, ReadOnlyError
-    from core.inbox import RemoteError, ReplyInbox, ReplyTimeout
-    from core.metrics import ClientMetrics, MetricsSnapshot
-    from core.partitioner import murmur2, partition_for_key
-    from core.publisher import Delivery, KafkaPublisher, PublishError
-    from core.requester import Requester, RequestResult
-    from core.retry import RetryPolicy
-    from core.settings import ConnectionSettings
-    from core.subscriber import DLQ_HEADERS, HandlerContext, KafkaSubscriber
-    from core.topics import TopicName, TopicNameError, dead_letter_topic
+    from core.messaging.inbox import RemoteError, ReplyInbox, ReplyTimeout
+    from core.messaging.metrics import ClientMetrics, MetricsSnapshot
+    from core.messaging.publisher import Delivery, KafkaPublisher, PublishError
+    from core.messaging.requester import Requester, RequestResult
+    from core.messaging.retry import RetryPolicy
+    from core.messaging.subscriber import DLQ_HEADERS, HandlerContext, KafkaSubscriber
+    from core.wire.envelope import Envelope, EnvelopeError, MessageKind
+    from core.wire.partitioner import murmur2, partition_for_key
+    from core.wire.topic_names import TopicName, TopicNameError, dead_letter_topic
 
 __all__ = [
     "DLQ_HEADERS", "ClientMetrics", "ConfigError", "ConnectionSettings", "Delivery", "Envelope",

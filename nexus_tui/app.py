@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
 
+from core.config.settings import ConnectionSettings
 from core.errors import NexusError
-from core.settings import ConnectionSettings
 from nexus_tui.commands import NexusCommands
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import ConnState, NexusScreen

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from core.config import load_settings
-from core.settings import ConnectionSettings
+from core.config.contexts import load_settings
+from core.config.settings import ConnectionSettings
 from nexus_tui.cli.connection import connection_from
 
 

@@ -7,9 +7,16 @@ a picture source only: no test that claims Kafka behaviour uses it.
 
 from __future__ import annotations
 
-from core.monitor import LagTracker
-from core.snapshot import Broker, ClusterSnapshot, GroupInfo, GroupMember, PartitionInfo, TopicInfo
-from core.traffic_window import DeadLetter, ErrorReply, TopicTraffic
+from core.cluster.snapshot import (
+    Broker,
+    ClusterSnapshot,
+    GroupInfo,
+    GroupMember,
+    PartitionInfo,
+    TopicInfo,
+)
+from core.engine.monitor import LagTracker
+from core.traffic.window import DeadLetter, ErrorReply, TopicTraffic
 from nexus_tui.source import Pulse
 
 T0 = 1_795_800_000.0  # pinned wall clock of the first recorded refresh

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.settings import ConnectionSettings
+from core.config.settings import ConnectionSettings
 from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.source import LiveSource

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.monitor import MonitorView
-from core.monitor_process import MonitorProcess
-from core.settings import ConnectionSettings
+from core.config.settings import ConnectionSettings
+from core.engine.monitor import MonitorView
+from core.engine.monitor_process import MonitorProcess
 from nexus_tui.coreloop import CoreLoop
 
 if TYPE_CHECKING:
-    from core.traffic_process import TrafficProcess
+    from core.engine.traffic_process import TrafficProcess
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ class DataSource(Protocol):
 
 class LiveSource:
     """A real cluster, through child processes driven from the core loop: the cluster
-    monitor (core/monitor_process.py: snapshots, lag histories and health; it reads consumer
-    groups through a child of its own, core/group_reader.py) and the Nexus traffic watcher
-    (core/traffic_process.py), so that neither their work nor a librdkafka abort reaches the
+    monitor (core/engine/monitor_process.py: snapshots, lag histories and health; it reads consumer
+    groups through a child of its own, core/engine/group_reader.py) and the Nexus traffic watcher
+    (core/engine/traffic_process.py), so that neither their work nor a librdkafka abort reaches the
     UI's process."""
 
     live = True
@@ -77,8 +77,8 @@ class LiveSource:
         view = await self.monitor.refresh()
         if not self.watch_traffic:
             return Pulse(view)
-        from core.topics import is_dead_letter_topic, is_nexus_topic
-        from core.traffic_process import TrafficProcess
+        from core.engine.traffic_process import TrafficProcess
+        from core.wire.topic_names import is_dead_letter_topic, is_nexus_topic
 
         if self.traffic is None:
             self.traffic = TrafficProcess(self.settings)

@@ -1,4 +1,4 @@
-"""Helpers for the tests of our child processes (core/child.py services)."""
+"""Helpers for the tests of our child processes (core/engine/child.py services)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from core.child import ChildService
+from core.engine.child import ChildService
 from tests.kafka_helpers import wait_until
 
 

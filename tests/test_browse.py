@@ -1,4 +1,4 @@
-"""Message browsing (core.browse) and `nexus-tui messages`, on the real broker.
+"""Message browsing (core.cluster.browse) and `nexus-tui messages`, on the real broker.
 
 One module-wide data set: three Nexus topics with different partition counts (plus a
 dead-letter topic) carrying two conversations and some records that are not envelopes, and a
@@ -24,8 +24,8 @@ from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from core import DLQ_HEADERS, ConnectionSettings, Envelope, KafkaPublisher, partition_for_key
-from core.admin import ClusterUnreachable, KafkaAdmin, NotFound
-from core.browse import (
+from core.cluster.admin import ClusterUnreachable, KafkaAdmin, NotFound
+from core.cluster.browse import (
     RAW_LIMIT,
     Beginning,
     BrowsedRecord,
@@ -38,8 +38,8 @@ from core.browse import (
     follow_conversation,
     tail,
 )
-from core.envelope import MessageKind
 from core.errors import ConfigError
+from core.wire.envelope import MessageKind
 from tests.kafka_helpers import create_topic, wait_until
 
 Where = tuple[str, int, int]  # topic, partition, offset

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.burrow import (
+from core.health.burrow import (
     DEFAULT_WINDOW,
     GroupStatus,
     PartitionStatus,
@@ -19,7 +19,7 @@ from core.burrow import (
     evaluate_partition,
     fmt_seconds,
 )
-from core.lag import LagSample
+from core.health.lag import LagSample
 
 S = PartitionStatus
 

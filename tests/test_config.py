@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_settings
+from core.config.contexts import load_settings
 
 
 @pytest.fixture

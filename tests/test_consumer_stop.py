@@ -1,4 +1,4 @@
-"""stop_consumer (core/consumer_stop.py): aiokafka's own cancellation out of `stop()`
+"""stop_consumer (core/messaging/consumer_stop.py): aiokafka's own cancellation out of `stop()`
 (aio-libs/aiokafka#647) does not cancel the caller; the caller's real cancellation still does.
 
 The consumer here is a stand-in that fails `stop()` the way aiokafka 0.14's `Fetcher.close` does
@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from core.consumer_stop import stop_consumer
+from core.messaging.consumer_stop import stop_consumer
 
 
 class _Client:

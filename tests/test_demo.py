@@ -27,13 +27,13 @@ import psutil
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from core.admin import KafkaAdmin
-from core.envelope import Envelope, EnvelopeError, MessageKind
+from core.cluster.admin import KafkaAdmin
+from core.health.skew import partition_skew
 from core.local import LocalCluster
 from core.local.cluster import port_listening
-from core.partitioner import partition_for_key
-from core.skew import partition_skew
-from core.topics import TopicName, dead_letter_topic
+from core.wire.envelope import Envelope, EnvelopeError, MessageKind
+from core.wire.partitioner import partition_for_key
+from core.wire.topic_names import TopicName, dead_letter_topic
 from nexus_tui.demo import services as demo
 from nexus_tui.demo.services import (
     BUSY_PARTITIONS,

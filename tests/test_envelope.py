@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.envelope import Envelope, EnvelopeError, MessageKind, WireDict, go_float, go_json
 from core.errors import NexusError
+from core.wire.envelope import Envelope, EnvelopeError, MessageKind, WireDict, go_float, go_json
 
 GOLDEN_PATH = Path("/work/shared/nexus/wire_examples.json")
 GOLDEN: list[dict[str, str]] = json.loads(GOLDEN_PATH.read_text())["records"]

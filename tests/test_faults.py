@@ -24,10 +24,10 @@ from confluent_kafka.admin import AdminClient
 from textual.widgets import Static
 
 from core import Envelope, HandlerContext, KafkaPublisher, KafkaSubscriber
-from core.admin import KafkaAdmin
+from core.cluster.admin import KafkaAdmin
+from core.config.settings import ConnectionSettings
 from core.local.cluster import metadata_broker_ids
-from core.metrics import ClientMetrics
-from core.settings import ConnectionSettings
+from core.messaging.metrics import ClientMetrics
 from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import Banner
@@ -248,7 +248,7 @@ def make_app() -> Iterator[Callable[..., NexusApp]]:
         core = CoreLoop()
         cores.append(core)
         settings = ConnectionSettings(bootstrap=bootstrap, request_timeout_s=3.0)
-        # groups included: the TUI reads them in a child process (core/group_reader.py), so
+        # groups included: the TUI reads them in a child process (core/engine/group_reader.py), so
         # librdkafka's abort during broker restarts (#4605) cannot take the app down
         source = LiveSource(settings, core)
         return NexusApp(source, AppOptions(context="faults", refresh_interval_s=refresh), core)

@@ -22,14 +22,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from textual.widgets import Input, Static, TextArea
 
-from core.browse import BrowsedRecord, RecordFilter
-from core.envelope import Envelope
+from core.cluster.browse import BrowsedRecord, RecordFilter
+from core.cluster.seek_parse import SeekStrategy, parse_group_id, read_text
+from core.config.settings import ConnectionSettings, parse_properties
 from core.errors import ConfigError
 from core.local import LocalCluster
 from core.local.cluster import _os_free_ports
-from core.seek_parse import SeekStrategy, parse_group_id, read_text
-from core.settings import ConnectionSettings, parse_properties
-from core.topics import (
+from core.wire.envelope import Envelope
+from core.wire.topic_names import (
     KAFKA_TOPIC_MAX_LENGTH,
     TopicName,
     TopicNameError,

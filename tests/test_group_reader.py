@@ -1,5 +1,5 @@
-"""Groups read in a child process (core/group_reader.py): the same answer as in-process, and a
-child that dies mid-request (librdkafka's abort, #4605) costs one refresh, not the caller."""
+"""Groups read in a child process (core/engine/group_reader.py): the same answer as in-process,
+and a child that dies mid-request (librdkafka's abort, #4605) costs one refresh, not the caller."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import signal
 import psutil
 import pytest
 
-from core.child import CHILD_NICENESS
+from core.engine.child import CHILD_NICENESS
+from core.engine.monitor import ClusterMonitor
 from core.errors import NexusError
-from core.monitor import ClusterMonitor
 from tests.child_helpers import call_held_in_child, gone
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.lag import (
+from core.health.lag import (
     LagSample,
     PartitionLag,
     lag_of,

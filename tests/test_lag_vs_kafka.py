@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from core.admin import KafkaAdmin
+from core.cluster.admin import KafkaAdmin
 from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
 

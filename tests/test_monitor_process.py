@@ -1,5 +1,5 @@
-"""The cluster monitor in its child process (core/monitor_process.py), on the real broker: the
-same view as in-process, histories kept between refreshes, a clear error and a new child after
+"""The cluster monitor in its child process (core/engine/monitor_process.py), on the real broker:
+the same view as in-process, histories kept between refreshes, a clear error and a new child after
 the old one died, its own group reader stopped with it, errors arriving as their own type."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import socket
 import psutil
 import pytest
 
-from core.admin import ClusterUnreachable
-from core.child import CHILD_NICENESS
+from core.cluster.admin import ClusterUnreachable
+from core.config.settings import ConnectionSettings
+from core.engine.child import CHILD_NICENESS
+from core.engine.monitor import ClusterMonitor
+from core.engine.monitor_process import MonitorProcess
 from core.errors import NexusError
-from core.monitor import ClusterMonitor
-from core.monitor_process import MonitorProcess
-from core.settings import ConnectionSettings
 from tests.child_helpers import call_held_in_child, gone
 from tests.kafka_helpers import (
     commit_offsets,
@@ -29,7 +29,7 @@ from tests.kafka_helpers import (
 
 def _group_readers(pid: int) -> list[psutil.Process]:
     return [c for c in psutil.Process(pid).children()
-            if "core.group_reader" in " ".join(c.cmdline())]
+            if "core.engine.group_reader" in " ".join(c.cmdline())]
 
 
 async def test_view_from_the_child_equals_in_process_and_keeps_its_histories(kafka, unique):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import gc
 
-from core.burrow import PartitionStatus
-from core.lag import PartitionLag
-from core.monitor import LagTracker, PartitionHealth
-from core.snapshot import ClusterSnapshot, GroupInfo, PartitionInfo, TopicInfo
+from core.cluster.snapshot import ClusterSnapshot, GroupInfo, PartitionInfo, TopicInfo
+from core.engine.monitor import LagTracker, PartitionHealth
+from core.health.burrow import PartitionStatus
+from core.health.lag import PartitionLag
 
 TOPICS, PARTITIONS = 20, 10
 

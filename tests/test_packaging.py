@@ -64,9 +64,9 @@ def test_headless_commands_load_only_what_they_use():
 
 def test_list_offsets_uses_one_future_per_request():
     """KafkaAdmin.list_offsets calls the C method behind AdminClient.list_offsets (one future
-    per request, not one per partition: BENCHMARKS.md §6); core/admin.py calls these C methods
-    directly, so a confluent-kafka without them must fail here, by name."""
-    from core import admin
+    per request, not one per partition: BENCHMARKS.md §6); core/cluster/admin.py calls these C
+    methods directly, so a confluent-kafka without them must fail here, by name."""
+    from core.cluster import admin
 
     assert callable(admin._ADMIN_C.list_offsets)
     # and the group reads: one future per DescribeConsumerGroups call and per group's offsets

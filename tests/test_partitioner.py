@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import NexusError
-from core.partitioner import murmur2, partition_for_key
+from core.wire.partitioner import murmur2, partition_for_key
 
 ORACLE = Path(__file__).parent / "java" / "Murmur2Oracle.java"
 PARTITION_COUNTS = (1, 3, 6, 7, 12, 50, 1000)

@@ -46,15 +46,15 @@ from confluent_kafka.admin import (
 from pydantic import SecretStr
 
 from core import Envelope, KafkaPublisher
-from core.admin import AuthenticationFailed, KafkaAdmin
-from core.config import ContextConfig, load_settings
-from core.dispatch import dispatch_once
+from core.cluster.admin import AuthenticationFailed, KafkaAdmin
+from core.cluster.dispatch import dispatch_once
+from core.config.contexts import ContextConfig, load_settings
+from core.config.oauth import OidcTokenProvider, OidcTokens
+from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, ReadOnlyError
 from core.local import LocalCluster
 from core.local.cluster import SecureListener
-from core.oauth import OidcTokenProvider, OidcTokens
-from core.requester import Requester
-from core.settings import ConnectionSettings
+from core.messaging.requester import Requester
 from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.cli.connection import connection_from
 from nexus_tui.coreloop import CoreLoop
@@ -338,7 +338,7 @@ async def test_secrets_never_appear_in_output_screens_logs_or_crash_logs(
             seen[f"file {path}"] = path.read_text(errors="replace")
     # the search looks at real output: the views show the cluster. (The TUI's traffic watcher,
     # monitor and group reader log in their child processes, whose output goes nowhere:
-    # core/child.py)
+    # core/engine/child.py)
     assert s.bootstrap in seen["TUI admin view Overview"] and TOPIC in seen["TUI admin view Topics"]
     assert "authentication failed" in seen["TUI wrong banner"]
     for name, value in s.secrets.items():

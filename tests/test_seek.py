@@ -19,12 +19,12 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from core.admin import KafkaAdmin, NotFound
+from core.cluster.admin import KafkaAdmin, NotFound
+from core.cluster.seek import GroupSeeker, SeekPlan, SeekRefused
+from core.cluster.seek_parse import SeekStrategy, format_datetime
+from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, ReadOnlyError
 from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool
-from core.seek import GroupSeeker, SeekPlan, SeekRefused
-from core.seek_parse import SeekStrategy, format_datetime
-from core.settings import ConnectionSettings
 from tests.kafka_helpers import create_topic, wait_until
 
 MINUTE = 60_000

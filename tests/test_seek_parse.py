@@ -9,15 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import ConfigError
-from core.seek import (
+from core.cluster.seek import (
     SeekChange,
     SeekPlan,
     is_live_group_error,
     plan_changes,
     refusal_message,
 )
-from core.seek_parse import (
+from core.cluster.seek_parse import (
     CsvRow,
     SeekStrategy,
     StrategyKind,
@@ -34,7 +33,8 @@ from core.seek_parse import (
     rows_for_group,
     strategy_from_options,
 )
-from core.snapshot import GroupMember
+from core.cluster.snapshot import GroupMember
+from core.errors import ConfigError
 
 FUZZ = settings(max_examples=400, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.skew import BrokerLoad, leaders_per_broker, partition_skew
+from core.health.skew import BrokerLoad, leaders_per_broker, partition_skew
 
 
 def test_even_spread_is_ok() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from core.timelag import (
+from core.health.timelag import (
     LagHistory,
     OffsetTimeTable,
     TimeLagKind,
@@ -306,7 +306,7 @@ class TestLagHistoryStorage:
 
     @given(st.lists(_SAMPLE, max_size=120), st.integers(1, 8))
     def test_same_as_a_list_of_samples(self, steps: list, maxlen: int) -> None:
-        from core.lag import LagSample
+        from core.health.lag import LagSample
 
         h = LagHistory(maxlen=maxlen)
         model: dict[tuple[str, int], list[LagSample]] = {}

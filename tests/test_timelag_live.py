@@ -9,9 +9,9 @@ import time
 
 from confluent_kafka import Producer
 
-from core.burrow import GroupStatus, PartitionStatus
-from core.monitor import ClusterMonitor, LagTracker
-from core.timelag import Trend
+from core.engine.monitor import ClusterMonitor, LagTracker
+from core.health.burrow import GroupStatus, PartitionStatus
+from core.health.timelag import Trend
 from tests.kafka_helpers import commit_offsets, create_topic
 
 RATE = 50  # records/s produced

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import NexusError
-from core.topics import (
+from core.wire.topic_names import (
     TopicKind,
     TopicName,
     TopicNameError,

@@ -13,9 +13,9 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from core import ConnectionSettings, Envelope, KafkaPublisher
-from core.subscriber import DLQ_HEADERS
-from core.traffic import TrafficWatcher
-from core.traffic_window import TopicRole
+from core.messaging.subscriber import DLQ_HEADERS
+from core.traffic.watcher import TrafficWatcher
+from core.traffic.window import TopicRole
 from tests.kafka_helpers import create_topic, wait_until
 
 T0 = 10_000.0

@@ -1,5 +1,5 @@
-"""The traffic watcher in its child process (core/traffic_process.py), on the real broker: the
-same counts as in-process, and a new child after the old one died, told every topic again."""
+"""The traffic watcher in its child process (core/engine/traffic_process.py), on the real broker:
+the same counts as in-process, and a new child after the old one died, told every topic again."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import signal
 import psutil
 
 from core import ConnectionSettings, Envelope, KafkaPublisher
-from core.child import CHILD_NICENESS
-from core.traffic_process import TrafficProcess
+from core.engine.child import CHILD_NICENESS
+from core.engine.traffic_process import TrafficProcess
 from tests.child_helpers import call_held_in_child, gone
 from tests.kafka_helpers import create_topic, wait_until
 

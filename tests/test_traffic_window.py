@@ -8,7 +8,7 @@ import time
 import pytest
 
 from core.errors import ConfigError
-from core.traffic_window import (
+from core.traffic.window import (
     ERROR_TEXT_MAX,
     LATENCY_BUCKETS,
     LATENCY_MAX_MS,

@@ -10,8 +10,8 @@ import pytest
 from textual.widgets import Input, Static, TextArea
 
 from core import Envelope, HandlerContext, KafkaPublisher, KafkaSubscriber, partition_for_key
-from core.admin import KafkaAdmin
-from core.settings import ConnectionSettings
+from core.cluster.admin import KafkaAdmin
+from core.config.settings import ConnectionSettings
 from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.screens.base import Banner

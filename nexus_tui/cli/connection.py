@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from core.config import load_settings
-from core.settings import ConnectionSettings, parse_properties
+from core.config.contexts import load_settings
+from core.config.settings import ConnectionSettings, parse_properties
 from nexus_tui.cli.output import json_option
 
 T = TypeVar("T")

@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from core.admin import KafkaAdmin, NotFound
+from core.cluster.admin import KafkaAdmin, NotFound
+from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, NexusError
-from core.settings import ConnectionSettings
-from core.topics import dead_letter_source, is_nexus_topic
-from core.traffic import TrafficWatcher
-from core.traffic_window import MAX_WINDOW_S, ErrorReply, TopicTraffic
+from core.traffic.watcher import TrafficWatcher
+from core.traffic.window import MAX_WINDOW_S, ErrorReply, TopicTraffic
+from core.wire.topic_names import dead_letter_source, is_nexus_topic
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit, fail, json_mode
 from nexus_tui.cli.table import render_table

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from core.browse import (
+from core.cluster.browse import (
     UNDECODABLE,
     Beginning,
     BrowsedRecord,
@@ -20,9 +20,9 @@ from core.browse import (
     follow_conversation,
     printable,
 )
-from core.envelope import MessageKind
+from core.config.settings import ConnectionSettings
 from core.errors import ConfigError
-from core.settings import ConnectionSettings
+from core.wire.envelope import MessageKind
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit, json_mode
 

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.admin import KafkaAdmin, NotFound
+from core.cluster.admin import KafkaAdmin, NotFound
+from core.config.settings import ConnectionSettings
+from core.engine.monitor import ClusterMonitor, GroupHealth, MonitorView, TopicHealth, fmt_duration
 from core.errors import ConfigError
-from core.monitor import ClusterMonitor, GroupHealth, MonitorView, TopicHealth, fmt_duration
-from core.partitioner import partition_for_key
-from core.settings import ConnectionSettings
+from core.wire.partitioner import partition_for_key
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit, json_mode
 from nexus_tui.cli.table import render_table
 
 if TYPE_CHECKING:  # the dispatch path (publisher, aiokafka) is imported when it runs
-    from core.dispatch import DispatchResult
+    from core.cluster.dispatch import DispatchResult
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -235,8 +235,8 @@ def dispatch(conn: ConnectionSettings, topic: str, payload: str, root_id: str | 
         raise ConfigError(f"--payload is not valid JSON: {exc.msg} at char {exc.pos}") from None
     except RecursionError:
         raise ConfigError("--payload is JSON nested too deeply") from None
-    from core.config import load_settings
-    from core.dispatch import dispatch_once
+    from core.cluster.dispatch import dispatch_once
+    from core.config.contexts import load_settings
 
     result = run(dispatch_once(
         conn, topic, body, root_id=root_id, reply_timeout=reply_timeout,

@@ -8,16 +8,16 @@ from typing import Any
 
 import click
 
-from core.errors import ConfigError
-from core.seek import GroupSeeker, SeekPlan, strategy_from_options
-from core.seek_parse import (
+from core.cluster.seek import GroupSeeker, SeekPlan, strategy_from_options
+from core.cluster.seek_parse import (
     SeekStrategy,
     StrategyKind,
     TopicScope,
     merge_scopes,
     parse_topic_scope,
 )
-from core.settings import ConnectionSettings
+from core.config.settings import ConnectionSettings
+from core.errors import ConfigError
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit
 

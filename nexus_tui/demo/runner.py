@@ -45,11 +45,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
-from core.admin import KafkaAdmin
+from core.cluster.admin import KafkaAdmin
+from core.config.settings import ConnectionSettings
 from core.errors import LocalClusterError, NexusError
 from core.local import LocalCluster, ensure_jars, find_java
 from core.local.cluster import ClusterState, default_state_dir, port_free
-from core.settings import ConnectionSettings
 from nexus_tui.demo.services import (
     GROUPS,
     DemoServices,

@@ -35,17 +35,17 @@ from typing import Any, Literal
 
 from aiokafka import ConsumerRecord
 
-from core.envelope import Envelope, MessageKind
+from core.config.settings import ConnectionSettings
 from core.errors import NexusError
-from core.inbox import RemoteError, ReplyTimeout
-from core.metrics import ClientMetrics
-from core.partitioner import partition_for_key
-from core.publisher import KafkaPublisher
-from core.requester import Requester
-from core.retry import RetryPolicy
-from core.settings import ConnectionSettings
-from core.subscriber import HandlerContext, KafkaSubscriber
-from core.topics import dead_letter_topic
+from core.messaging.inbox import RemoteError, ReplyTimeout
+from core.messaging.metrics import ClientMetrics
+from core.messaging.publisher import KafkaPublisher
+from core.messaging.requester import Requester
+from core.messaging.retry import RetryPolicy
+from core.messaging.subscriber import HandlerContext, KafkaSubscriber
+from core.wire.envelope import Envelope, MessageKind
+from core.wire.partitioner import partition_for_key
+from core.wire.topic_names import dead_letter_topic
 
 log = logging.getLogger("nexus_tui.demo")
 

@@ -16,11 +16,11 @@ from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static, Switch, TextArea
 
-from core.dispatch import DispatchResult, dispatch_once
-from core.envelope import Envelope
+from core.cluster.dispatch import DispatchResult, dispatch_once
 from core.errors import NexusError
-from core.publisher import Delivery
-from core.topics import TopicName, TopicNameError, validate_kafka_topic
+from core.messaging.publisher import Delivery
+from core.wire.envelope import Envelope
+from core.wire.topic_names import TopicName, TopicNameError, validate_kafka_topic
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 

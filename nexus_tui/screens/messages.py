@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input, Label, Static
 
-from core.browse import (
+from core.cluster.browse import (
     Beginning,
     BrowsedRecord,
     Offset,

@@ -14,9 +14,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static
 
+from core.cluster.seek import GroupSeeker, SeekPlan
+from core.cluster.seek_parse import StrategyKind, strategy_from_options
 from core.errors import NexusError
-from core.seek import GroupSeeker, SeekPlan
-from core.seek_parse import StrategyKind, strategy_from_options
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 from nexus_tui.widgets import Cell, KeyedTable, num

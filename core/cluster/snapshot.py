@@ -1,5 +1,5 @@
 """A consistent, typed picture of a cluster at one moment: brokers, topics, partitions with
-their offsets, consumer groups with members and commits. Built by `core.admin.KafkaAdmin`;
+their offsets, consumer groups with members and commits. Built by `core.cluster.admin.KafkaAdmin`;
 read by the lag, distribution and UI code. Pure data: no I/O here."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from core.lag import GroupLag, PartitionLag, partition_lag, summarize_group
+from core.health.lag import GroupLag, PartitionLag, partition_lag, summarize_group
 
 #: Topic configs the dashboard shows.
 TOPIC_CONFIGS = ("retention.ms", "retention.bytes", "cleanup.policy", "min.insync.replicas")

@@ -40,9 +40,8 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from core.admin import KafkaAdmin
-from core.errors import ConfigError, NexusError
-from core.seek_parse import (
+from core.cluster.admin import KafkaAdmin
+from core.cluster.seek_parse import (
     SeekStrategy,
     StrategyKind,
     TopicScope,
@@ -54,8 +53,9 @@ from core.seek_parse import (
     rows_for_group,
     strategy_from_options,
 )
-from core.settings import ConnectionSettings
-from core.snapshot import ClusterSnapshot, GroupInfo, GroupMember
+from core.cluster.snapshot import ClusterSnapshot, GroupInfo, GroupMember
+from core.config.settings import ConnectionSettings
+from core.errors import ConfigError, NexusError
 
 __all__ = [
     "GroupSeeker", "SeekChange", "SeekPlan", "SeekRefused", "SeekStrategy", "StrategyKind",

@@ -1,6 +1,6 @@
 """Nexus error rates over a rolling window: pure, bounded, clock injected.
 
-`TrafficWindow` is what `core.traffic.TrafficWatcher` feeds with the records it tails; it
+`TrafficWindow` is what `core.traffic.watcher.TrafficWatcher` feeds with the records it tails; it
 never reads a clock (every method takes ``now``, in seconds) and never talks to Kafka, so
 every rule below is pinned by tests without a broker.
 
@@ -53,7 +53,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from core.errors import ConfigError
-from core.topics import DEAD_LETTER_SUFFIX
+from core.wire.topic_names import DEAD_LETTER_SUFFIX
 
 __all__ = [
     "DEFAULT_MAX_PENDING",

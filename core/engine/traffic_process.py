@@ -4,10 +4,10 @@ Tailing every Nexus topic of a big cluster (5,000 partitions in bench/tui.py) ke
 consumer busy decoding records and holding ~30,000 long-lived objects for its partitions. In
 the TUI's process that work competed with the UI for Python's one running thread, and every
 full garbage collection walked those objects (BENCHMARKS.md §6). In a child (`python -m
-core.traffic_process`) it does neither; the parent gets per-topic figures, a few hundred
+core.engine.traffic_process`) it does neither; the parent gets per-topic figures, a few hundred
 small objects, once per refresh.
 
-The watcher is the same (core/traffic.py): no group, no commits, read from the topics' end.
+The watcher is the same (core/traffic/watcher.py): no group, no commits, read from the topics' end.
 When the child dies or its watcher stops working, that refresh says why and the next one starts
 a new child, told every topic again; the figures then count from that moment.
 """
@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.child import ChildService, background_priority, read_async, stdio_streams, write
+from core.config.settings import ConnectionSettings
+from core.engine.child import ChildService, background_priority, read_async, stdio_streams, write
 from core.errors import NexusError
-from core.settings import ConnectionSettings
-from core.traffic_window import DeadLetter, ErrorReply, TopicTraffic
+from core.traffic.window import DeadLetter, ErrorReply, TopicTraffic
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class TrafficProcess(ChildService):
 
     def __init__(self, settings: ConnectionSettings, **options: Any) -> None:
         # a reading is answered at once; starting (metadata, consumer) takes a few requests
-        super().__init__("core.traffic_process", (settings, options),
+        super().__init__("core.engine.traffic_process", (settings, options),
                          3 * settings.request_timeout_s + 10)
         self.settings = settings
         self._topics: set[str] = set()
@@ -67,7 +67,7 @@ async def _serve() -> None:
     """The child: (settings, options) first, then ("read", topics to add, wait until
     positioned) requests until its stdin closes. A watcher that stopped working is reported
     once, then the child exits."""
-    from core.traffic import TrafficWatcher
+    from core.traffic.watcher import TrafficWatcher
 
     background_priority()
     reader, out = await stdio_streams()

@@ -36,12 +36,12 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from confluent_kafka import TopicPartition as CTopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from core.admin import ClusterUnreachable, KafkaAdmin, NotFound
-from core.consumer_stop import stop_consumer
-from core.envelope import Envelope, EnvelopeError, MessageKind
+from core.cluster.admin import ClusterUnreachable, KafkaAdmin, NotFound
+from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, NexusError
-from core.partitioner import partition_for_key
-from core.settings import ConnectionSettings
+from core.messaging.consumer_stop import stop_consumer
+from core.wire.envelope import Envelope, EnvelopeError, MessageKind
+from core.wire.partitioner import partition_for_key
 
 __all__ = [
     "RAW_LIMIT",

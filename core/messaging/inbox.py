@@ -10,8 +10,8 @@ import asyncio
 import time
 from typing import Any
 
-from core.envelope import Envelope, MessageKind
 from core.errors import NexusError
+from core.wire.envelope import Envelope, MessageKind
 
 
 class ReplyTimeout(NexusError):

@@ -37,8 +37,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.config.settings import ConnectionSettings, OAuthMethod, SaslMechanism, SecurityProtocol
 from core.errors import ConfigError
-from core.settings import ConnectionSettings, OAuthMethod, SaslMechanism, SecurityProtocol
 
 
 def config_path() -> Path:

@@ -5,12 +5,12 @@ into lag histories, time lags, Burrow verdicts and rates (`LagTracker.observe`, 
 refresh in bench/tui.py). In the TUI's process that thread took Python's one running slot from
 the UI for a third of a second per refresh, and each hand-over of that slot waited on the
 operating system to run the other thread: on 2 busy cores, stalls of the UI's loop of 40-60 ms
-(BENCHMARKS.md §6). In a child (`python -m core.monitor_process`) at a lower CPU priority the
+(BENCHMARKS.md §6). In a child (`python -m core.engine.monitor_process`) at a lower CPU priority the
 work neither holds the UI's interpreter nor wins the CPU from it; the parent receives the
 finished `MonitorView`, one pickle per refresh.
 
 The child keeps the monitor's histories between refreshes, as the in-process monitor did, and
-reads consumer groups through its own group reader (core/group_reader.py), so a librdkafka
+reads consumer groups through its own group reader (core/engine/group_reader.py), so a librdkafka
 abort there (confluentinc/librdkafka#4605) costs one refresh, not the histories. When the
 monitor child itself dies, that refresh says why and the next one starts a new child: its
 histories (time lag, rates, Burrow status) start again from that moment.
@@ -22,10 +22,10 @@ import asyncio
 import sys
 from typing import Any, BinaryIO
 
-from core.child import ChildService, background_priority, read, write
+from core.config.settings import ConnectionSettings
+from core.engine.child import ChildService, background_priority, read, write
+from core.engine.monitor import ClusterMonitor, MonitorView
 from core.errors import NexusError
-from core.monitor import ClusterMonitor, MonitorView
-from core.settings import ConnectionSettings
 
 
 class MonitorProcess(ChildService):
@@ -39,7 +39,7 @@ class MonitorProcess(ChildService):
     def __init__(self, settings: ConnectionSettings, **options: Any) -> None:
         # a refresh: metadata, two ListOffsets rounds, configs and the group reader's three
         # requests, each bounded by request_timeout_s, plus the child's start-up
-        super().__init__("core.monitor_process", (settings, options),
+        super().__init__("core.engine.monitor_process", (settings, options),
                          6 * settings.request_timeout_s + 10)
         self.settings = settings
         #: how long the child's last refresh took: snapshot_s, observe_s (ClusterMonitor)

@@ -4,7 +4,7 @@ stdin/stdout.
 Two reasons to move core work out of a long-lived process (the TUI):
 
 * **A crash stays in the child.** librdkafka can abort the whole process during a broker
-  restart (confluentinc/librdkafka#4605, core/group_reader.py).
+  restart (confluentinc/librdkafka#4605, core/engine/group_reader.py).
 * **The caller stays responsive.** Python runs one thread at a time and its cyclic garbage
   collector walks every live object of the process: tailing 5,000 partitions with aiokafka
   costs the UI process both CPU slices and ~30,000 long-lived objects (BENCHMARKS.md §6).

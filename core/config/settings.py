@@ -97,7 +97,7 @@ class ConnectionSettings(BaseModel):
             conf["sasl.mechanism"] = self.sasl_mechanism
         if self.msk_iam_region is not None:
             conf["sasl.mechanism"] = "OAUTHBEARER"
-            from core.oauth import MskIamTokens  # aws signer: an optional extra
+            from core.config.oauth import MskIamTokens  # aws signer: an optional extra
 
             conf["oauth_cb"] = MskIamTokens(self.msk_iam_region).for_librdkafka
         elif self.sasl_oauthbearer_method == "oidc":
@@ -135,7 +135,7 @@ class ConnectionSettings(BaseModel):
             "bootstrap_servers": self.bootstrap.split(","),
             "security_protocol": self.security_protocol,
         }
-        from core.oauth import MskIamTokens, OidcTokenProvider  # aiokafka: on demand
+        from core.config.oauth import MskIamTokens, OidcTokenProvider  # aiokafka: on demand
 
         if self.msk_iam_region is not None:
             kw["sasl_mechanism"] = "OAUTHBEARER"

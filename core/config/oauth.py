@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from core.settings import ConnectionSettings
+    from core.config.settings import ConnectionSettings
 
 #: Renew a cached token this long before it expires.
 TOKEN_MARGIN_S = 60.0

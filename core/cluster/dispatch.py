@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.admin import KafkaAdmin
-from core.envelope import Envelope
-from core.inbox import RemoteError, ReplyTimeout
-from core.publisher import Delivery, KafkaPublisher
-from core.requester import Requester
-from core.settings import ConnectionSettings
-from core.topics import validate_kafka_topic
+from core.cluster.admin import KafkaAdmin
+from core.config.settings import ConnectionSettings
+from core.messaging.inbox import RemoteError, ReplyTimeout
+from core.messaging.publisher import Delivery, KafkaPublisher
+from core.messaging.requester import Requester
+from core.wire.envelope import Envelope
+from core.wire.topic_names import validate_kafka_topic
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The watcher tails the topics it is given with one aiokafka consumer that has **n
 it assigns every partition itself and starts at the log end, never commits and never joins
 (or shows up in) any consumer group, so it is a pure read, allowed on read-only connections
 and invisible to the services it watches. Each record is decoded as a Nexus envelope and
-counted in a `TrafficWindow` (see core/traffic_window.py for the window, unanswered,
+counted in a `TrafficWindow` (see core/traffic/window.py for the window, unanswered,
 latency and memory rules).
 
 What it follows on its own:
@@ -48,20 +48,12 @@ from aiokafka.errors import KafkaError
 from confluent_kafka import TopicPartition as ConfluentPartition
 from confluent_kafka.admin import OffsetSpec
 
-from core.admin import ClusterUnreachable, KafkaAdmin, NotFound
-from core.consumer_stop import stop_consumer
-from core.envelope import Envelope, EnvelopeError, MessageKind
+from core.cluster.admin import ClusterUnreachable, KafkaAdmin, NotFound
+from core.config.settings import ConnectionSettings
 from core.errors import NexusError
-from core.settings import ConnectionSettings
-from core.subscriber import DLQ_HEADERS
-from core.topics import (
-    DEAD_LETTER_SUFFIX,
-    TopicNameError,
-    dead_letter_topic,
-    is_dead_letter_topic,
-    validate_kafka_topic,
-)
-from core.traffic_window import (
+from core.messaging.consumer_stop import stop_consumer
+from core.messaging.subscriber import DLQ_HEADERS
+from core.traffic.window import (
     DEFAULT_MAX_PENDING,
     DEFAULT_UNANSWERED_AFTER_S,
     DEFAULT_WINDOW_S,
@@ -73,6 +65,14 @@ from core.traffic_window import (
     TopicTraffic,
     TrafficWindow,
 )
+from core.wire.envelope import Envelope, EnvelopeError, MessageKind
+from core.wire.topic_names import (
+    DEAD_LETTER_SUFFIX,
+    TopicNameError,
+    dead_letter_topic,
+    is_dead_letter_topic,
+    validate_kafka_topic,
+)
 
 __all__ = [
     "DeadLetter",
@@ -83,7 +83,7 @@ __all__ = [
     "dead_letter_of",
 ]
 
-log = logging.getLogger("core.traffic")
+log = logging.getLogger("core.traffic.watcher")
 
 REPLY_LOOKBACK_MS = 1_000
 MAX_FOLLOWED_REPLY_TOPICS = 1_000

@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from core.envelope import Envelope
+from core.config.settings import ConnectionSettings
 from core.errors import NexusError
-from core.metrics import ClientMetrics
-from core.settings import ConnectionSettings
-from core.topics import validate_kafka_topic
+from core.messaging.metrics import ClientMetrics
+from core.wire.envelope import Envelope
+from core.wire.topic_names import validate_kafka_topic
 
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 Acks = Literal["all", "1", "0", 1, 0, -1]

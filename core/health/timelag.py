@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import pairwise
 
-from core.lag import LagSample, normalize_committed
+from core.health.lag import LagSample, normalize_committed
 
 DEFAULT_TABLE_LEN = 60
 """Points kept per partition end-offset table (kafka-lag-exporter keeps 60 too)."""

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import pairwise
 
-from core.lag import LagSample
+from core.health.lag import LagSample
 
 DEFAULT_WINDOW = 10
 """Samples judged per partition (Burrow's default ``intervals`` is 10 too)."""

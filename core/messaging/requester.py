@@ -18,14 +18,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from core.consumer_stop import stop_consumer
-from core.envelope import Envelope, EnvelopeError
+from core.config.settings import ConnectionSettings
 from core.errors import NexusError
-from core.inbox import RemoteError, ReplyInbox, ReplyTimeout
-from core.publisher import Delivery, KafkaPublisher
-from core.settings import ConnectionSettings
+from core.messaging.consumer_stop import stop_consumer
+from core.messaging.inbox import RemoteError, ReplyInbox, ReplyTimeout
+from core.messaging.publisher import Delivery, KafkaPublisher
+from core.wire.envelope import Envelope, EnvelopeError
 
-log = logging.getLogger("core.requester")
+log = logging.getLogger("core.messaging.requester")
 DEFAULT_REPLY_TOPIC = "nexus-tui.replies.v1"
 
 

@@ -24,17 +24,17 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from core.consumer_stop import stop_consumer
-from core.envelope import Envelope, EnvelopeError
+from core.config.settings import ConnectionSettings
 from core.errors import NexusError
-from core.inbox import ReplyInbox
-from core.metrics import ClientMetrics
-from core.publisher import Delivery, KafkaPublisher
-from core.retry import RetryPolicy
-from core.settings import ConnectionSettings
-from core.topics import dead_letter_topic
+from core.messaging.consumer_stop import stop_consumer
+from core.messaging.inbox import ReplyInbox
+from core.messaging.metrics import ClientMetrics
+from core.messaging.publisher import Delivery, KafkaPublisher
+from core.messaging.retry import RetryPolicy
+from core.wire.envelope import Envelope, EnvelopeError
+from core.wire.topic_names import dead_letter_topic
 
-log = logging.getLogger("core.subscriber")
+log = logging.getLogger("core.messaging.subscriber")
 
 #: Headers of a dead-lettered record (values are UTF-8 text).
 DLQ_HEADERS = (

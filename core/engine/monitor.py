@@ -1,7 +1,7 @@
 """ClusterMonitor: repeated snapshots turned into what an operator reads — per group lag in
 offsets and seconds, ETA, trend and Burrow status; per topic produce rate and skew.
 
-The monitor keeps bounded histories (core.timelag.LagHistory) between refreshes; everything
+The monitor keeps bounded histories (core.health.timelag.LagHistory) between refreshes; everything
 it derives is a pure function of the snapshot, those histories and `now`.
 """
 
@@ -13,19 +13,19 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from core.admin import KafkaAdmin
-from core.burrow import (
+from core.cluster.admin import KafkaAdmin
+from core.cluster.snapshot import ClusterSnapshot, TopicInfo
+from core.config.settings import ConnectionSettings
+from core.health.burrow import (
     GroupStatus,
     GroupVerdict,
     PartitionStatus,
     PartitionVerdict,
     evaluate_group_samples,
 )
-from core.lag import PartitionLag
-from core.settings import ConnectionSettings
-from core.skew import Skew, partition_skew
-from core.snapshot import ClusterSnapshot, TopicInfo
-from core.timelag import LagHistory, Trend, eta_to_drain, lag_trend
+from core.health.lag import PartitionLag
+from core.health.skew import Skew, partition_skew
+from core.health.timelag import LagHistory, Trend, eta_to_drain, lag_trend
 
 RATE_WINDOW_S = 60.0
 TREND_WINDOW_S = 120.0
@@ -252,7 +252,7 @@ class ClusterMonitor:
                  isolate_groups: bool = False) -> None:
         self.admin = KafkaAdmin(settings)
         if isolate_groups:  # a long-lived loop: a librdkafka abort must not take it down
-            from core.group_reader import GroupReader
+            from core.engine.group_reader import GroupReader
 
             self.admin.group_reader = GroupReader(self.admin.settings)
         self.configs = configs  # topic configs in the snapshot (the topics views show them)

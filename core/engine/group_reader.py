@@ -6,8 +6,8 @@ coordinator request — DescribeConsumerGroups, ListConsumerGroupOffsets — is 
 coordinator's connection is going down. Measured here: 2 aborts in 14 broker restarts with a
 refresh loop reading 100 groups (RELIABILITY.md). A dashboard must survive exactly that, so a
 long-lived refresh loop (the TUI) reads groups through :class:`GroupReader`: a child process
-(`python -m core.group_reader`) owning its own admin client, spoken to over its stdin/stdout
-in length-prefixed pickles (core/child.py). When the child dies, the call raises a
+(`python -m core.engine.group_reader`) owning its own admin client, spoken to over its stdin/stdout
+in length-prefixed pickles (core/engine/child.py). When the child dies, the call raises a
 `NexusError` saying why, and the next call starts a new child.
 """
 
@@ -17,10 +17,10 @@ import asyncio
 import sys
 from typing import Any, BinaryIO
 
-from core.child import ChildService, background_priority, read, write
+from core.cluster.snapshot import GroupInfo
+from core.config.settings import ConnectionSettings
+from core.engine.child import ChildService, background_priority, read, write
 from core.errors import NexusError
-from core.settings import ConnectionSettings
-from core.snapshot import GroupInfo
 
 
 class GroupReader(ChildService):
@@ -32,7 +32,7 @@ class GroupReader(ChildService):
     def __init__(self, settings: ConnectionSettings) -> None:
         # the child's own requests time out after request_timeout_s; list + describe +
         # offsets run one after the other, plus its start-up
-        super().__init__("core.group_reader", settings, 3 * settings.request_timeout_s + 10)
+        super().__init__("core.engine.group_reader", settings, 3 * settings.request_timeout_s + 10)
         self.settings = settings
 
     async def groups(self, group_filter: str | None, errors: list[str]) -> dict[str, GroupInfo]:
@@ -44,7 +44,7 @@ class GroupReader(ChildService):
 
 def _serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     """The child: settings first, then one answer per request until stdin closes."""
-    from core.admin import KafkaAdmin, _compile
+    from core.cluster.admin import KafkaAdmin, _compile
 
     background_priority()
     admin = KafkaAdmin(read(stdin))

@@ -32,9 +32,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from core.errors import ConfigError, NexusError
-from core.settings import ConnectionSettings
-from core.snapshot import (
+from core.cluster.snapshot import (
     TOPIC_CONFIGS,
     Broker,
     ClusterSnapshot,
@@ -43,9 +41,11 @@ from core.snapshot import (
     PartitionInfo,
     TopicInfo,
 )
+from core.config.settings import ConnectionSettings
+from core.errors import ConfigError, NexusError
 
 if TYPE_CHECKING:
-    from core.group_reader import GroupReader
+    from core.engine.group_reader import GroupReader
 
 T = TypeVar("T")
 GROUP_OFFSET_CONCURRENCY = 128
@@ -159,7 +159,7 @@ class KafkaAdmin:
         self.settings = ConnectionSettings.of(brokers)
         self.configs_ttl_s = configs_ttl_s
         self._configs: dict[str, tuple[float, dict[str, str]]] = {}  # topic -> (read at, configs)
-        #: when set, snapshots read groups through it, in a child process (core/group_reader.py)
+        #: when set, snapshots read groups through it, in a child process (engine/group_reader.py)
         self.group_reader: GroupReader | None = None
         timeout_ms = int(self.settings.request_timeout_s * 1000)
         self._link_errors = _LinkErrors()

@@ -1,0 +1,2 @@
+"""Reads and writes of a whole cluster: the admin client, snapshots, seek (offset reset),
+the message browser and test dispatches."""
