@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1, rf: int = 1,
@@ -77,3 +93,59 @@ def commit_offsets(bootstrap: str, group: str, offsets: dict[tuple[str, int], in
     consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
                     asynchronous=False)
     consumer.close()
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """`group`'s committed offsets as the broker stores them, read with confluent-kafka's
+    AdminClient (OffsetFetch), independent of our own admin code."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+    listed = result[group].result(30)
+    return {(tp.topic, tp.partition): tp.offset for tp in listed.topic_partitions
+            if tp.error is None and tp.offset >= 0}
+
+
+@dataclass(frozen=True)
+class DescribedRow:
+    """One row of ConsumerGroupCommand --describe, as Kafka's tool prints it ("-" kept)."""
+
+    current: str
+    log_end: str
+    lag: str
+    consumer_id: str
+    host: str
+    client_id: str
+
+
+def kafka_describe(bootstrap: str, group: str) -> dict[tuple[str, int], DescribedRow]:
+    """(topic, partition) -> the row Apache Kafka's `kafka-consumer-groups --describe` prints."""
+    out = run_tool(CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--describe",
+                                            "--group", group])
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows: dict[tuple[str, int], DescribedRow] = {}
+    for line in out.stdout.splitlines():
+        cols = line.split()
+        if len(cols) == 9 and cols[0] == group:
+            rows[(cols[1], int(cols[2]))] = DescribedRow(*cols[3:])
+    return rows
+
+
+#: The program names we may print for Kafka's consumer-group tool; all run the same class.
+CONSUMER_GROUP_PROGRAMS = ("kafka-consumer-groups.sh", "kafka-consumer-groups")
+
+
+def run_printed_command(command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a `kafka-consumer-groups ...` line exactly as we print it: shell-split, the program
+    name mapped onto ConsumerGroupCommand from the jars, every argument as printed."""
+    program, *args = shlex.split(command)
+    assert program in CONSUMER_GROUP_PROGRAMS, f"not Kafka's consumer-group tool: {program}"
+    return run_tool(CONSUMER_GROUP_COMMAND, args, timeout=timeout)
+
+
+def nexus(*args: str, timeout: float = 120,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`nexus-tui ARGS...` through the real entry point (`python -m nexus_tui`), as a user
+    runs it."""
+    return subprocess.run([sys.executable, "-m", "nexus_tui", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT,
+                          env=env if env is not None else dict(os.environ))

@@ -26,7 +26,13 @@ from core import (
     TopicNameError,
     partition_for_key,
 )
-from tests.kafka_helpers import create_topic, end_offsets, read_all, wait_until
+from tests.kafka_helpers import (
+    committed_offsets,
+    create_topic,
+    end_offsets,
+    read_all,
+    wait_until,
+)
 
 FAST_RETRY = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05, jitter=0.0)
 
@@ -36,10 +42,13 @@ async def test_publish_returns_the_brokers_ack_on_the_murmur2_partition(kafka, u
     async with KafkaPublisher(kafka.bootstrap) as pub:
         envs = [Envelope.new_root("t.src.v1", unique, {"i": i}) for i in range(50)]
         acks = [await pub.publish(e) for e in envs]
+    offsets: dict[int, list[int]] = defaultdict(list)
     for env, ack in zip(envs, acks, strict=True):
         assert ack.topic == unique
         assert ack.partition == partition_for_key(env.key, 6)
-        assert ack.offset >= 0
+        offsets[ack.partition].append(ack.offset)
+    # one at a time into empty partitions: each partition's acks are 0, 1, 2, ... in order
+    assert all(got == list(range(len(got))) for got in offsets.values()), offsets
     records = read_all(kafka.bootstrap, unique, 50)
     by_key = {m.key(): m for m in records}
     for env, ack in zip(envs, acks, strict=True):
@@ -121,8 +130,10 @@ async def test_retry_then_dead_letter_with_headers_and_undecodable_records(kafka
     assert dead[1].value() == b"this is not json"
     assert second["nexus-dlq-error"].startswith("undecodable: ")
     assert (second["nexus-dlq-attempts"], second["nexus-dlq-original-offset"]) == ("0", "1")
-    # everything was committed: a new member of the group has nothing left to do
+    # everything was committed: the group's committed offset (read back from the broker) is
+    # the log end, so a new member of the group has nothing left to do
     assert end_offsets(kafka.bootstrap, unique) == {0: 3}
+    assert committed_offsets(kafka.bootstrap, unique) == {(unique, 0): 3}
 
 
 async def _echo_service(kafka, topic: str) -> KafkaSubscriber:
