@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ from core.cluster.seek_parse import SeekStrategy, format_datetime
 from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, ReadOnlyError
 from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool
-from tests.kafka_helpers import create_topic, wait_until
+from tests.kafka_helpers import create_topic, run_printed_command, wait_until
 
 MINUTE = 60_000
 RECORDS = {0: 10, 1: 20, 2: 4}  # records per partition, one a minute
@@ -76,28 +75,56 @@ async def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     return await KafkaAdmin(bootstrap).committed_offsets(group)
 
 
-def kafka_reset(bootstrap: str, group: str, args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Apache Kafka's own reset, executed."""
-    return run_tool(CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--group", group,
-                                             "--reset-offsets", *args, "--execute"])
+def kafka_dry_run(output: str, group: str) -> dict[tuple[str, int], int]:
+    """The NEW-OFFSET rows of ConsumerGroupCommand --reset-offsets --dry-run (or --execute)."""
+    rows = {}
+    for line in output.splitlines():
+        cols = line.split()
+        if len(cols) == 4 and cols[0] == group:
+            rows[(cols[1], int(cols[2]))] = int(cols[3])
+    return rows
+
+
+def run_as_printed(command: str, group: str) -> dict[tuple[str, int], int]:
+    """Run our printed `kafka-consumer-groups ...` line as printed; the offsets it reports."""
+    tool = run_printed_command(command)
+    assert tool.returncode == 0 and "Error" not in tool.stdout, (
+        command + "\n" + tool.stdout + tool.stderr)
+    return kafka_dry_run(tool.stdout, group)
 
 
 async def cross_check(
-    kafka, unique: str, kafka_args: list[str], strategy: SeekStrategy, topics: list[str],
+    kafka, unique: str, strategy: SeekStrategy, topics: list[str],
     expected: dict[tuple[str, int], int], commits: dict[tuple[str, int], int],
+    csv_dir: Path | None = None,
 ) -> SeekPlan:
-    """Same commits in two groups; Kafka resets one, we reset the other; compare."""
+    """Same commits in two groups. The Kafka command we print for our group's plan is run
+    as printed (a dry run: it must report our targets); the one printed with --execute for
+    the other group's plan is run too, while we apply ours; both groups' commits must end up
+    equal, and equal to `expected`. `csv_dir`: where a to-group plan's CSV is exported (the
+    file its printed command reads)."""
     bootstrap = kafka.bootstrap
     theirs, ours = f"{unique}-kafka", f"{unique}-ours"
     for group in (theirs, ours):
         commit(bootstrap, group, commits)
     assert await committed(bootstrap, ours) == commits
     seeker = GroupSeeker(bootstrap)
-    plan = await seeker.plan(ours, strategy, topics)
+    plan, their_plan = await asyncio.gather(seeker.plan(ours, strategy, topics),
+                                            seeker.plan(theirs, strategy, topics))
+    csv_ours = csv_theirs = None
+    if csv_dir is not None:
+        csv_ours, csv_theirs = str(csv_dir / "ours.csv"), str(csv_dir / "theirs.csv")
+        Path(csv_ours).write_text(plan.to_csv())
+        Path(csv_theirs).write_text(their_plan.to_csv())
+    dry_run = plan.kafka_command(bootstrap, csv_path=csv_ours)
+    assert dry_run.endswith(" --dry-run")
+    assert await asyncio.to_thread(run_as_printed, dry_run, ours) == plan.offsets()
+    execute = their_plan.kafka_command(bootstrap, execute=True, csv_path=csv_theirs)
+    assert execute.endswith(" --execute")
     tool, applied = await asyncio.gather(
-        asyncio.to_thread(kafka_reset, bootstrap, theirs, kafka_args), seeker.apply(plan))
-    assert tool.returncode == 0 and "Error" not in tool.stdout, tool.stdout + tool.stderr
+        asyncio.to_thread(run_as_printed, execute, theirs), seeker.apply(plan))
     assert applied == plan.offsets()
+    assert tool == their_plan.offsets()
     after_kafka, after_ours = await asyncio.gather(
         committed(bootstrap, theirs), committed(bootstrap, ours))
     assert after_ours == after_kafka, f"ours {after_ours} != Kafka's {after_kafka}"
@@ -122,35 +149,30 @@ async def topic(kafka, unique) -> Topic:
 
 
 async def test_to_earliest(kafka, unique, topic):
-    await cross_check(kafka, unique, ["--to-earliest", "--topic", topic.name],
-                      SeekStrategy.earliest(), [topic.name],
+    await cross_check(kafka, unique, SeekStrategy.earliest(), [topic.name],
                       topic.offsets({0: 0, 1: 5, 2: 0}), topic.offsets(COMMITS))
 
 
 async def test_to_latest(kafka, unique, topic):
-    await cross_check(kafka, unique, ["--to-latest", "--topic", topic.name],
-                      SeekStrategy.latest(), [topic.name],
+    await cross_check(kafka, unique, SeekStrategy.latest(), [topic.name],
                       topic.offsets({0: 10, 1: 20, 2: 4}), topic.offsets(COMMITS))
 
 
 async def test_to_current_without_commit_goes_to_log_end(kafka, unique, topic):
-    plan = await cross_check(kafka, unique, ["--to-current", "--topic", topic.name],
-                             SeekStrategy.current(), [topic.name],
+    plan = await cross_check(kafka, unique, SeekStrategy.current(), [topic.name],
                              topic.offsets({0: 4, 1: 12, 2: 4}), topic.offsets(COMMITS))
     assert [c.note for c in plan.changes] == [None, None, "no commit: log end"]
 
 
 async def test_to_offset_beyond_end_is_clamped(kafka, unique, topic):
-    plan = await cross_check(kafka, unique, ["--to-offset", "15", "--topic", topic.name],
-                             SeekStrategy.to_offset(15), [topic.name],
+    plan = await cross_check(kafka, unique, SeekStrategy.to_offset(15), [topic.name],
                              topic.offsets({0: 10, 1: 15, 2: 4}), topic.offsets(COMMITS))
     assert [(c.partition, c.clamp_reason) for c in plan.clamped] == [
         (0, "above log end 10: clamped to 10"), (2, "above log end 4: clamped to 4")]
 
 
 async def test_shift_by_below_start_is_clamped(kafka, unique, topic):
-    plan = await cross_check(kafka, unique, ["--shift-by", "-9", "--topic", f"{topic.name}:0,1"],
-                             SeekStrategy.shift_by(-9), [f"{topic.name}:0,1"],
+    plan = await cross_check(kafka, unique, SeekStrategy.shift_by(-9), [f"{topic.name}:0,1"],
                              topic.offsets({0: 0, 1: 5}), topic.offsets(COMMITS))
     p0, p1 = plan.changes
     assert (p0.requested, p0.clamp_reason) == (-5, "below log start 0: clamped to 0")
@@ -163,8 +185,10 @@ async def test_shift_by_without_commit_is_refused_like_kafka(kafka, unique, topi
     theirs, ours = f"{unique}-kafka", f"{unique}-ours"
     for group in (theirs, ours):
         commit(kafka.bootstrap, group, commits)
-    tool = await asyncio.to_thread(kafka_reset, kafka.bootstrap, theirs,
-                                   ["--shift-by", "1", "--topic", topic.name])
+    # we print no command for a plan we refuse to make: Kafka's tool is asked by hand here
+    tool = await asyncio.to_thread(run_tool, CONSUMER_GROUP_COMMAND, [
+        "--bootstrap-server", kafka.bootstrap, "--group", theirs, "--reset-offsets",
+        "--shift-by", "1", "--topic", topic.name, "--execute"])
     assert tool.returncode == 1
     assert f"Cannot shift offset for partition {topic.name}-2 since there is no current " \
            "committed offset" in tool.stderr
@@ -179,8 +203,7 @@ async def test_to_datetime_with_a_zone_offset(kafka, unique, topic):
     # between records 3 and 4: p0 → 4; p1 → 5 (record 4 was deleted); p2 (records 0-3) has no
     # record that recent → log end 4. Written at +01:00 to exercise the zone.
     when = format_datetime(topic.ts(3.5) + 3_600_000).replace("Z", "+01:00")
-    plan = await cross_check(kafka, unique, ["--to-datetime", when, "--topic", topic.name],
-                             SeekStrategy.to_datetime(when), [topic.name],
+    plan = await cross_check(kafka, unique, SeekStrategy.to_datetime(when), [topic.name],
                              topic.offsets({0: 4, 1: 5, 2: 4}), topic.offsets(COMMITS))
     assert plan.changes[2].note == "no record that recent: log end"
 
@@ -189,31 +212,27 @@ async def test_by_duration(kafka, unique, topic):
     # now − D halfway between records 3 and 4: ±30 s of slack for the JVM's later "now"
     seconds = (time.time() * 1000 - topic.ts(3.5)) / 1000
     duration = f"PT{seconds:.3f}S"
-    await cross_check(kafka, unique, ["--by-duration", duration, "--topic", topic.name],
-                      SeekStrategy.by_duration(duration), [topic.name],
+    await cross_check(kafka, unique, SeekStrategy.by_duration(duration), [topic.name],
                       topic.offsets({0: 4, 1: 5, 2: 4}), topic.offsets(COMMITS))
 
 
 async def test_from_file_with_clamping(kafka, unique, topic, tmp_path):
     plan_file = tmp_path / "plan.csv"
     plan_file.write_text(f"{topic.name},0,3\n{topic.name},1,2\n{topic.name},2,99\n")
-    plan = await cross_check(kafka, unique, ["--from-file", str(plan_file)],
-                             SeekStrategy.from_file(plan_file), [],
+    plan = await cross_check(kafka, unique, SeekStrategy.from_file(plan_file), [],
                              topic.offsets({0: 3, 1: 5, 2: 4}), topic.offsets(COMMITS))
     assert "--from-file" in plan.kafka_command(kafka.bootstrap)
 
 
-async def test_to_group_equals_kafka_from_file_of_the_source_commits(kafka, unique, topic,
-                                                                      tmp_path):
+async def test_to_group_equals_kafka_from_file_of_the_exported_plan(kafka, unique, topic,
+                                                                     tmp_path):
+    """Kafka has no to-group: what we print is --from-file of the plan's CSV export, run here
+    as printed (Kafka's clamping of --from-file itself: test_from_file_with_clamping)."""
     source = f"{unique}-source"
     commit(kafka.bootstrap, source, topic.offsets({0: 6, 1: 2}))  # p1 below log start
-    source_csv = tmp_path / "source.csv"  # Kafka has no to-group: its from-file of G's commits
-    source_csv.write_text("".join(
-        f"{t},{p},{o}\n" for (t, p), o in (await committed(kafka.bootstrap, source)).items()))
-    plan = await cross_check(kafka, unique, ["--from-file", str(source_csv)],
-                             SeekStrategy.to_group(source), [topic.name],
+    plan = await cross_check(kafka, unique, SeekStrategy.to_group(source), [topic.name],
                              topic.offsets({0: 6, 1: 5, 2: 1}),
-                             topic.offsets({0: 4, 1: 12, 2: 1}))
+                             topic.offsets({0: 4, 1: 12, 2: 1}), csv_dir=tmp_path)
     assert plan.notes == (f"{topic.name}[2]: group {source} has no commit there: left out",)
     assert plan.changes[1].clamp_reason == "below log start 5: clamped to 5"
 
@@ -326,21 +345,9 @@ async def test_unknown_group_topic_and_partition(kafka, unique, topic, tmp_path)
 # ---- the CLI -----------------------------------------------------------------------------------
 
 
-def _cli_prefix() -> list[str]:
-    """`python -m nexus_tui`, or (until the lead registers `seek`) the same CLI group with the
-    command added."""
-    from nexus_tui.cli import cli
-
-    if "seek" in cli.commands:
-        return [sys.executable, "-m", "nexus_tui"]
-    return [sys.executable, "-c",
-            "import sys; from nexus_tui.cli import cli; from nexus_tui.cli.seek import seek; "
-            "cli.commands.setdefault('seek', seek); cli(sys.argv[1:], prog_name='nexus-tui')"]
-
-
 async def cli(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        *_cli_prefix(), "seek", *args, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "nexus_tui", "seek", *args, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, cwd=Path(__file__).parent.parent, env=dict(os.environ))
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()
@@ -364,15 +371,26 @@ async def test_cli_dry_run_then_execute(kafka, unique, topic, tmp_path):
     assert hcode == 0
     assert "4 → 10" in human and "warning: " in human and "above log end 10: clamped to 10" in human
     assert "dry run: nothing changed; add --execute to apply" in human
-    assert (f"kafka-consumer-groups.sh --bootstrap-server {b} --group {unique} --reset-offsets "
-            "--to-offset 15 --all-topics --dry-run") in human
+    (printed,) = [ln.removeprefix("same with Kafka's tool: ") for ln in human.splitlines()
+                  if ln.startswith("same with Kafka's tool: ")]
+    assert printed == (f"kafka-consumer-groups.sh --bootstrap-server {b} --group {unique} "
+                       "--reset-offsets --to-offset 15 --all-topics --dry-run")
+    # both printed commands, run as printed, report the targets we planned
+    assert run_as_printed(printed, unique) == topic.offsets({0: 10, 1: 15})
+    assert run_as_printed(data["kafka_command"], unique) == {
+        (c["topic"], c["partition"]): c["target"] for c in data["changes"]}
     assert await committed(b, unique) == commits
 
     export = tmp_path / "new.csv"
     code, out, err = await cli(unique, "--to-earliest", "--topic", topic.name, "-b", b, "--json",
                                "--execute", "--export-csv", str(export))
     assert code == 0, err
-    assert json.loads(out)["executed"] is True
+    executed = json.loads(out)
+    assert executed["executed"] is True
+    assert await committed(b, unique) == topic.offsets({0: 0, 1: 5, 2: 0})
+    # Kafka's tool, executing what we printed, finds the group where we left it: no change
+    assert executed["kafka_command"].endswith(" --execute")
+    assert run_as_printed(executed["kafka_command"], unique) == topic.offsets({0: 0, 1: 5, 2: 0})
     assert await committed(b, unique) == topic.offsets({0: 0, 1: 5, 2: 0})
     assert export.read_text() == f"{topic.name},0,0\n{topic.name},1,5\n{topic.name},2,0\n"
 
@@ -407,20 +425,14 @@ async def test_cli_errors_are_one_line(kafka, unique, topic):
     (("--from-file", "{csv}", "--topic", "t"), "--from-file takes its partitions from the file"),
     (("--to-group", "{unique}-nope"), "group {unique}-nope does not exist"),
 ])
-def test_cli_argument_errors_in_process(kafka, unique, topic, tmp_path, args, words):
-    """More bad input, through the real CLI group but in this process (fast)."""
-    from click.testing import CliRunner
-
-    from nexus_tui.cli import NexusGroup
-    from nexus_tui.cli.seek import seek
-
-    group = NexusGroup(commands={"seek": seek})  # the top-level group's error handling
+async def test_cli_argument_errors(kafka, unique, topic, tmp_path, args, words):
+    """More bad input, through the real entry point: one line, exit 1, nothing changed."""
     commit(kafka.bootstrap, unique, topic.offsets(COMMITS))
     csv = tmp_path / "ok.csv"
     csv.write_text(f"{topic.name},0,1\n")
     fill = {"unique": unique, "csv": str(csv)}
-    result = CliRunner().invoke(group, ["seek", unique, *(a.format(**fill) for a in args),
-                                        "-b", kafka.bootstrap])
-    assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: ") and words.format(**fill) in result.stderr
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    code, out, err = await cli(unique, *(a.format(**fill) for a in args), "-b", kafka.bootstrap)
+    assert code == 1, (out, err)
+    assert err.startswith("error: ") and words.format(**fill) in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert await committed(kafka.bootstrap, unique) == topic.offsets(COMMITS)
