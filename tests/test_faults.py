@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from core import Envelope, HandlerContext, KafkaPublisher, KafkaSubscriber
 from core.cluster.admin import KafkaAdmin
 from core.config.settings import ConnectionSettings
 from core.local.cluster import metadata_broker_ids
+from core.local.tools import run_tool
 from core.messaging.metrics import ClientMetrics
 from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.coreloop import CoreLoop
@@ -106,13 +106,19 @@ def _leader_of(bootstrap: str, topic: str, partition: int) -> int:
         time.sleep(0.1)  # poll interval of the deadline-bounded condition above
 
 
-def _kcat_keys(bootstrap: str, topic: str) -> list[str]:
-    """Every record key of `topic`, read by Debian's kcat (librdkafka C, not our code)."""
-    proc = subprocess.run(
-        ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
-         "-f", "%k\\n"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.split()
+def _kafka_tool_keys(bootstrap: str, topic: str) -> list[str]:
+    """Every record key of `topic`, read by Apache Kafka's own Java tools (not our clients):
+    GetOffsetShell counts the records, ConsoleConsumer reads that many from the beginning."""
+    ends = run_tool("org.apache.kafka.tools.GetOffsetShell",
+                    ["--bootstrap-server", bootstrap, "--topic", topic, "--time", "-1"])
+    assert ends.returncode == 0, ends.stderr
+    total = sum(int(line.rsplit(":", 1)[1]) for line in ends.stdout.split())
+    read = run_tool("org.apache.kafka.tools.consumer.ConsoleConsumer", [
+        "--bootstrap-server", bootstrap, "--topic", topic, "--from-beginning",
+        "--max-messages", str(total), "--timeout-ms", "30000",
+        "--property", "print.key=true", "--property", "print.value=false"], timeout=180)
+    assert read.returncode == 0, read.stderr
+    return read.stdout.split()
 
 
 # ---- a broker SIGKILLed while a publisher sends -------------------------------------------------
@@ -154,7 +160,7 @@ async def test_publisher_loses_and_duplicates_nothing_when_a_broker_is_killed(cl
     acked_ids = [i for i, r in zip(ids, results, strict=True) if not isinstance(r, BaseException)]
     failed_ids = {i for i, r in zip(ids, results, strict=True) if isinstance(r, BaseException)}
 
-    counts = Counter(_kcat_keys(bootstrap, topic))
+    counts = Counter(_kafka_tool_keys(bootstrap, topic))
     duplicated = sum(n - 1 for n in counts.values() if n > 1)
     lost = [i for i in acked_ids if counts[i] == 0]
     strangers = set(counts) - set(ids)
