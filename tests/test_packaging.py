@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,12 +64,26 @@ def test_headless_commands_load_only_what_they_use():
 
 
 def test_list_offsets_uses_one_future_per_request():
-    """KafkaAdmin.list_offsets calls the C method behind AdminClient.list_offsets (one future
-    per request, not one per partition: BENCHMARKS.md §6); core/cluster/admin.py calls these C
-    methods directly, so a confluent-kafka without them must fail here, by name."""
-    from core.cluster import admin
+    """KafkaAdmin's offset and group reads go through the C methods behind AdminClient (one
+    future per request, not one per partition or group: BENCHMARKS.md §6), found by
+    core/compat.py; a confluent-kafka without them must fail here, by name (tests/test_compat.py
+    checks their parameters and the public fallback on the broker)."""
+    from core import compat
 
-    assert callable(admin._ADMIN_C.list_offsets)
-    # and the group reads: one future per DescribeConsumerGroups call and per group's offsets
-    assert callable(admin._ADMIN_C.describe_consumer_groups)
-    assert callable(admin._ADMIN_C.list_consumer_group_offsets)
+    for name in compat.ADMIN_C_METHODS:
+        assert callable(compat.admin_c_method(name)), name
+
+
+_PRIVATE_KAFKA_NAME = re.compile(
+    r"(?<!self)\._client\b|__mro__|\bcimpl\b|\._value\b|_AdminClientImpl"
+    r"|from aiokafka\.(?!abc\b|errors\b)")
+
+
+def test_private_kafka_client_names_live_only_in_compat():
+    """Every private name of confluent-kafka or aiokafka is used in core/compat.py only."""
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for top in ("core", "nexus_tui")
+             for path in sorted((ROOT / top).rglob("*.py")) if path.name != "compat.py"
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if _PRIVATE_KAFKA_NAME.search(line)]
+    assert found == []

@@ -32,6 +32,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from core import compat
 from core.cluster.snapshot import (
     TOPIC_CONFIGS,
     Broker,
@@ -294,7 +295,8 @@ class KafkaAdmin:
     ) -> dict[tuple[str, int], int]:
         """One ListOffsets round: librdkafka groups the partitions by leader broker; requests
         of at most LIST_OFFSETS_CHUNK partitions, all in flight at once (see there)."""
-        request = [TopicPartition(tp.topic, tp.partition, int(spec._value)) for tp in tps]
+        value = compat.offset_spec_value(spec)
+        request = [TopicPartition(tp.topic, tp.partition, value) for tp in tps]
         if not request:
             return {}
         chunks = await asyncio.gather(*(
@@ -321,9 +323,9 @@ class KafkaAdmin:
         `AdminClient.list_offsets` turns librdkafka's one result into a future per partition
         (with its Condition, RLock and callbacks: ~10 GC-tracked objects each, 100,000 per
         snapshot of 5,000 partitions, which made the TUI's garbage collections long). The
-        request is the same through the C method it wraps, completing a single future."""
-        fut = _started_future()
-        _ADMIN_C.list_offsets(self._admin, request, fut, request_timeout=self.timeout)
+        request is the same through the C method it wraps, completing a single future
+        (core/compat.py)."""
+        fut = compat.list_offsets(self._admin, request, spec, self.timeout)
         await _all_done((fut,))
         failed = fut.exception()
         if failed is not None:
@@ -449,12 +451,11 @@ class KafkaAdmin:
         """One description (or the exception saying why not) per group, in order.
 
         Through the C method behind `AdminClient.describe_consumer_groups`: one future for
-        the whole call, where the public API adds one per group, each waking this loop."""
+        the whole call, where the public API adds one per group, each waking this loop
+        (core/compat.py)."""
         if not group_ids:
             return []
-        fut: Future[Any] = _started_future()
-        _ADMIN_C.describe_consumer_groups(self._admin, group_ids, fut,
-                                          request_timeout=self.timeout)
+        fut = compat.describe_consumer_groups(self._admin, group_ids, self.timeout)
         try:
             results: list[Any] = await asyncio.wrap_future(fut)
         except Exception as exc:  # the whole request failed: every group says why
@@ -466,10 +467,8 @@ class KafkaAdmin:
 
     async def committed_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
         """Every offset the group committed (partitions without a commit are left out)."""
-        fut: Future[Any] = _started_future()  # the C method: one future, not two per group
-        _ADMIN_C.list_consumer_group_offsets(
-            self._admin, [ConsumerGroupTopicPartitions(group_id)], fut,
-            request_timeout=self.timeout)
+        fut = compat.list_consumer_group_offsets(  # one future, not two per group
+            self._admin, [ConsumerGroupTopicPartitions(group_id)], self.timeout)
         (result,) = await self._await(fut, f"offsets of group {group_id}")
         if isinstance(result, KafkaError):
             raise NexusError(f"offsets of group {group_id}: "
@@ -563,20 +562,6 @@ async def _all_done(futures: Iterable[Future[Any]]) -> None:
 
 async def _empty_groups() -> dict[str, GroupInfo]:
     return {}
-
-
-#: confluent-kafka's C client class, under `AdminClient`. Its methods (list_offsets,
-#: describe_consumer_groups, list_consumer_group_offsets: all in confluent-kafka >= 2.6, which
-#: pyproject.toml requires) take one future for the whole request; the Python wrappers add a
-#: future per partition or per group on top, which the snapshot does not need
-#: (tests/test_packaging.py checks that these are found).
-_ADMIN_C: Any = AdminClient.__mro__[1]
-
-
-def _started_future() -> Future[Any]:
-    fut: Future[Any] = Future()
-    fut.set_running_or_notify_cancel()
-    return fut
 
 
 def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:

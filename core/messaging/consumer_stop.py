@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+from core import compat
+
 
 async def stop_consumer(consumer: Any) -> None:
     """`await consumer.stop()`; a `CancelledError` that comes from aiokafka's own fetch tasks
@@ -25,4 +27,4 @@ async def stop_consumer(consumer: Any) -> None:
         if task is not None and task.cancelling():  # the caller is being cancelled: go on
             raise
         with contextlib.suppress(Exception):
-            await consumer._client.close()  # what stop() did not reach
+            await compat.close_client(consumer)  # what stop() did not reach

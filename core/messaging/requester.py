@@ -18,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from core import compat
 from core.config.settings import ConnectionSettings
 from core.errors import NexusError
 from core.messaging.consumer_stop import stop_consumer
@@ -87,7 +88,7 @@ class Requester:
                 return set(partitions)
             if time.monotonic() > deadline:
                 raise NexusError(f"reply topic {self.reply_topic} does not exist")
-            await consumer._client.force_metadata_update()
+            await compat.refresh_metadata(consumer, self.reply_topic)
             await asyncio.sleep(0.1)  # metadata refresh pacing within the deadline above
 
     async def close(self) -> None:

@@ -1,0 +1,213 @@
+"""Every private name of confluent-kafka and aiokafka that the project uses, in one place.
+
+Each helper below says why it reaches past the public API, the versions it was checked with,
+and the public-API fallback it takes when the private name is gone. tests/test_compat.py calls
+each one on the real broker both ways (private and fallback) and checks the signatures relied
+on, so an upgrade that breaks one fails there, by name, instead of silently in a snapshot.
+pyproject.toml pins both libraries to the tested ranges.
+
+Checked with confluent-kafka 2.16.1 (librdkafka 2.16.0) and aiokafka 0.14.0.
+
+The module imports neither library at import time (the aiokafka helpers only use the consumer
+they are given; confluent-kafka is imported on first use), so importing it keeps `nexus-tui
+groups` free of aiokafka and `from core import Envelope` free of both.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+#: The C methods of confluent-kafka's `_AdminClientImpl` that KafkaAdmin calls directly.
+ADMIN_C_METHODS = ("list_offsets", "describe_consumer_groups", "list_consumer_group_offsets")
+
+#: ListOffsets' special timestamps (Kafka protocol constants, KIP-79 / KIP-734).
+LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
+
+
+# ---- confluent-kafka: the admin client's C methods -------------------------------------------
+
+
+@functools.cache
+def admin_c_method(name: str) -> Callable[..., None] | None:
+    """The C method `name` behind `AdminClient.<name>`, or None when it is not there.
+
+    Private: `AdminClient.__mro__[1]` (the C class `cimpl._AdminClientImpl`, confluent-kafka
+    2.6 to 2.16 at least). Why: its list_offsets, describe_consumer_groups and
+    list_consumer_group_offsets take ONE future for the whole request; the public wrappers add
+    a future per partition or per group (with its Condition, RLock and callbacks), which made a
+    snapshot of 5,000 partitions allocate ~100,000 GC-tracked objects (BENCHMARKS.md §6).
+    Fallback (None here): the public wrappers, gathered into one future by the helpers below.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    base = AdminClient.__mro__[1] if len(AdminClient.__mro__) > 1 else object
+    if base is object or base.__name__ != "_AdminClientImpl":
+        return None
+    method = getattr(base, name, None)
+    return method if callable(method) else None
+
+
+def offset_spec_value(spec: OffsetSpec) -> int:
+    """The ListOffsets wire value of an OffsetSpec: LATEST, EARLIEST, MAX_TIMESTAMP, or the
+    timestamp in ms (what the C list_offsets reads from each TopicPartition's offset).
+
+    Private: `OffsetSpec._value` (confluent-kafka 2.3 to 2.16). Fallback: the public
+    constructors (`OffsetSpec.earliest()` ... are singletons; `for_timestamp(ts)` keeps
+    `.timestamp`), mapped to the protocol's constants.
+    """
+    value = getattr(spec, "_value", None)
+    if isinstance(value, int):
+        return value
+    return _public_spec_value(spec)
+
+
+def _public_spec_value(spec: OffsetSpec) -> int:
+    from confluent_kafka.admin import OffsetSpec
+
+    for special, value in ((OffsetSpec.latest(), LATEST), (OffsetSpec.earliest(), EARLIEST),
+                           (OffsetSpec.max_timestamp(), MAX_TIMESTAMP)):
+        if spec is special:
+            return value
+    timestamp = getattr(spec, "timestamp", None)
+    if isinstance(timestamp, int):
+        return timestamp
+    raise TypeError(f"not an OffsetSpec: {spec!r}")
+
+
+def list_offsets(
+    admin: AdminClient, request: Sequence[TopicPartition], spec: OffsetSpec, timeout: float
+) -> Future[Mapping[TopicPartition, Any]]:
+    """ONE ListOffsets request. `request`: TopicPartitions whose offset is
+    `offset_spec_value(spec)`. The future's result maps each partition to its
+    ListOffsetsResultInfo, or to the KafkaError (or exception) that partition got."""
+    method = admin_c_method("list_offsets")
+    if method is not None:
+        fut = _started_future()
+        method(admin, list(request), fut, request_timeout=timeout)
+        return fut
+    from confluent_kafka import TopicPartition
+
+    wanted = {TopicPartition(tp.topic, tp.partition): spec for tp in request}
+    futures = admin.list_offsets(wanted, request_timeout=timeout)
+    return _gathered(futures, lambda: {tp: _outcome(f) for tp, f in futures.items()})
+
+
+def describe_consumer_groups(
+    admin: AdminClient, group_ids: list[str], timeout: float
+) -> Future[list[Any]]:
+    """ONE DescribeConsumerGroups call: the future's result is one ConsumerGroupDescription
+    (or the KafkaError or exception saying why not) per group id, in order."""
+    method = admin_c_method("describe_consumer_groups")
+    if method is not None:
+        fut = _started_future()
+        method(admin, group_ids, fut, request_timeout=timeout)
+        return fut
+    futures = admin.describe_consumer_groups(list(group_ids),
+                                             request_timeout=timeout)
+    return _gathered(futures, lambda: [_outcome(futures[g]) for g in group_ids])
+
+
+def list_consumer_group_offsets(
+    admin: AdminClient, request: list[ConsumerGroupTopicPartitions], timeout: float
+) -> Future[list[Any]]:
+    """ONE OffsetFetch for the group(s) of `request` (librdkafka takes one): the future's
+    result is one ConsumerGroupTopicPartitions (or KafkaError or exception) per entry."""
+    method = admin_c_method("list_consumer_group_offsets")
+    if method is not None:
+        fut = _started_future()
+        method(admin, request, fut, request_timeout=timeout)
+        return fut
+    futures = admin.list_consumer_group_offsets(request, request_timeout=timeout)
+    return _gathered(futures, lambda: [_outcome(futures[r.group_id]) for r in request])
+
+
+def _started_future() -> Future[Any]:
+    fut: Future[Any] = Future()
+    fut.set_running_or_notify_cancel()
+    return fut
+
+
+def _outcome(fut: Future[Any]) -> Any:
+    """A done future's result, or its error as the C methods report one (a KafkaError)."""
+    exc = fut.exception()
+    if exc is None:
+        return fut.result()
+    from confluent_kafka import KafkaError
+
+    inner = exc.args[0] if exc.args else None
+    return inner if isinstance(inner, KafkaError) else exc
+
+
+def _gathered(futures: Mapping[Any, Future[Any]] | Iterable[Future[Any]],
+              result: Callable[[], Any]) -> Future[Any]:
+    """One future, done with `result()` once every one of `futures` is done."""
+    pending = list(futures.values() if isinstance(futures, Mapping) else futures)
+    out = _started_future()
+    remaining = len(pending)
+    lock = threading.Lock()
+
+    def one_done(_: Future[Any]) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            last = remaining == 0
+        if last:
+            try:
+                out.set_result(result())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+                out.set_exception(exc)
+
+    if not pending:
+        out.set_result(result())
+    for fut in pending:
+        fut.add_done_callback(one_done)
+    return out
+
+
+# ---- aiokafka: the consumer's client ---------------------------------------------------------
+
+
+def private_client(consumer: Any) -> Any:
+    """The AIOKafkaClient inside an AIOKafkaConsumer (private: `consumer._client`, aiokafka
+    0.8 to 0.14), or None when it is not there: the helpers below then take their fallback."""
+    return getattr(consumer, "_client", None)
+
+
+async def refresh_metadata(consumer: Any, topic: str) -> None:
+    """Have `consumer` fetch fresh metadata for `topic` now (a topic created after start()),
+    so that `consumer.partitions_for_topic(topic)` sees it.
+
+    Private: `consumer._client.force_metadata_update()` (aiokafka 0.8 to 0.14: the consumer has
+    no public refresh; `topics()` fetches metadata but does not keep it). Fallback: the public
+    `consumer.assign([TopicPartition(topic, 0)])`, which makes the client track the topic and
+    fetch its metadata in the background; the caller assigns the real partitions afterwards.
+    """
+    force = getattr(private_client(consumer), "force_metadata_update", None)
+    if callable(force):
+        await force()
+        return
+    from aiokafka import TopicPartition
+
+    if TopicPartition(topic, 0) not in consumer.assignment():
+        consumer.assign([TopicPartition(topic, 0)])
+
+
+async def close_client(consumer: Any) -> None:
+    """Close the connections of `consumer` after its `stop()` was cut short (see
+    core/messaging/consumer_stop.py: aio-libs/aiokafka#647).
+
+    Private: `consumer._client.close()` (aiokafka 0.8 to 0.14). Fallback: none exists in the
+    public API (`stop()` is what failed): the connections then close when the consumer is
+    garbage-collected, as aiokafka's own ResourceWarning says.
+    """
+    close = getattr(private_client(consumer), "close", None)
+    if callable(close):
+        await close()
