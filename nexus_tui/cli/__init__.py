@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from core.errors import NexusError
+from nexus_tui.cli.options import check_applicable, group_connection_options, quiet_client_logs
 from nexus_tui.cli.output import fail
 
 #: command name -> "module:attribute". A command's module (and what it needs: aiokafka, the
@@ -76,20 +77,20 @@ def _crash_log() -> Path:
 
 @click.group(cls=NexusGroup, invoke_without_command=True)
 @click.version_option(package_name="nexus-tui")
-@click.option("-b", "--bootstrap", default=None, envvar="NEXUS_TUI_BOOTSTRAP",
-              metavar="HOST:PORT[,...]", help="Bootstrap servers for the TUI.")
-@click.option("--context", default=None, metavar="NAME", help="A cluster from the config file.")
-@click.option("-X", "properties", multiple=True, metavar="KEY=VALUE",
-              help="Raw librdkafka client property (repeatable).")
-@click.option("--read-only", is_flag=True, help="Hide and refuse dispatch and seek.")
+@group_connection_options
 @click.option("--refresh", type=click.FloatRange(0, 3600), default=None,
               help="Auto-refresh period in seconds (0: manual; default from config, 5).")
 @click.pass_context
 def cli(ctx: click.Context, bootstrap: str | None, context: str | None,
-        properties: tuple[str, ...], read_only: bool, refresh: float | None) -> None:
+        properties: tuple[str, ...], read_only: bool, timeout_s: float | None, as_json: bool,
+        verbose: bool, refresh: float | None) -> None:
     """nexus-tui: see and operate Kafka/Redpanda clusters that carry Nexus traffic.
 
-    Without a command it opens the dashboard (the TUI) on the chosen cluster."""
+    Without a command it opens the dashboard (the TUI) on the chosen cluster. The connection
+    options work before or after a command's name; given in both places, the one after the
+    name wins (--read-only anywhere is read-only)."""
+    check_applicable(ctx)
+    quiet_client_logs(ctx, verbose)
     if ctx.invoked_subcommand is None:
         from nexus_tui.launch import launch_tui
 

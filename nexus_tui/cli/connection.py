@@ -7,34 +7,22 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-import click
-
 from core.config.contexts import load_settings
 from core.config.settings import ConnectionSettings, parse_properties
-from nexus_tui.cli.output import json_option
+from nexus_tui.cli.options import (
+    TAKES_CONNECTION,
+    apply_options,
+    connection_option_list,
+    merged_connection_args,
+)
 
 T = TypeVar("T")
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """-b/--bootstrap, --context, -X key=value, --read-only, --timeout and --json."""
-    options = [
-        click.option("-b", "--bootstrap", default=None, metavar="HOST:PORT[,...]",
-                     envvar="NEXUS_TUI_BOOTSTRAP",
-                     help="Bootstrap servers (overrides the context's)."),
-        click.option("--context", "context", default=None, metavar="NAME",
-                     help="A cluster from the config file."),
-        click.option("-X", "properties", multiple=True, metavar="KEY=VALUE",
-                     help="Raw librdkafka client property (repeatable)."),
-        click.option("--read-only", is_flag=True, default=False,
-                     help="Refuse every write (dispatch, seek)."),
-        click.option("--timeout", "timeout_s", type=click.FloatRange(0.5, 600), default=None,
-                     help="Seconds to wait for the cluster (default 10)."),
-        json_option,
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    """-b/--bootstrap, --context, -X key=value, --read-only, --timeout and --json, accepted
+    after the command's name too (see nexus_tui.cli.options for how the two places merge)."""
+    return apply_options(func, connection_option_list(before_command=False))
 
 
 def connection_from(
@@ -54,12 +42,11 @@ def connection_from(
 
 
 def pop_connection(kwargs: dict[str, Any]) -> ConnectionSettings:
-    """Take the connection options out of a command's kwargs and build the settings."""
-    kwargs.pop("as_json", None)
-    return connection_from(
-        kwargs.pop("bootstrap"), kwargs.pop("context"), kwargs.pop("properties"),
-        kwargs.pop("read_only"), kwargs.pop("timeout_s"),
-    )
+    """Take the connection options out of a command's kwargs, merge them with those given
+    before the command's name, and build the settings."""
+    args = merged_connection_args(kwargs)
+    return connection_from(args["bootstrap"], args["context"], args["properties"],
+                           args["read_only"], args["timeout_s"])
 
 
 class _Boxed:
@@ -87,13 +74,30 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return result
 
 
-def with_connection(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a command: adds the connection options and passes `conn` to it."""
+#: What a command writes, given its kwargs (None: nothing this time, e.g. a dry run).
+Writes = str | Callable[[dict[str, Any]], str | None] | None
 
-    @connection_options
-    @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> Any:
-        conn = pop_connection(kwargs)
-        return func(conn=conn, **kwargs)
 
-    return wrapper
+def with_connection(func: Callable[..., Any] | None = None, *, writes: Writes = None
+                    ) -> Any:
+    """Decorate a command: adds the connection options and passes `conn` to it.
+
+    `@with_connection` or `@with_connection(writes="topic create")`: a command that writes
+    names its action (or a function of its kwargs returning it, None for a dry run), and a
+    read-only connection (--read-only anywhere, or a read-only context) refuses it here,
+    before the command's body and before any request reaches the cluster."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @connection_options
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            conn = pop_connection(kwargs)
+            action = writes(kwargs) if callable(writes) else writes
+            if action is not None:
+                conn.check_writable(action)
+            return command(conn=conn, **kwargs)
+
+        setattr(wrapper, TAKES_CONNECTION, True)
+        return wrapper
+
+    return decorate if func is None else decorate(func)

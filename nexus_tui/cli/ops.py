@@ -223,7 +223,7 @@ def dispatch_json(result: DispatchResult) -> dict[str, Any]:
               show_default=True, help="Seconds to wait for the reply (0: don't wait).")
 @click.option("--reply-topic", default=None, help="Where replies land (config: reply_topic).")
 @click.option("--source-topic", default=None, help="source_topic of the request.")
-@with_connection
+@with_connection(writes="dispatch")
 def dispatch(conn: ConnectionSettings, topic: str, payload: str, root_id: str | None,
              reply_timeout: float, reply_topic: str | None, source_topic: str | None) -> None:
     """Send a test request to TOPIC; print the broker's ack and the reply.
