@@ -1,7 +1,20 @@
-"""A test dispatch: send one request, confirmed by the broker's ack, and wait for its reply."""
+"""A test dispatch: send one request, confirmed by the broker's ack, and wait for its reply.
+
+Both latencies it reports run from the moment the record is handed to the producer, so they
+measure the cluster and the service, not the tool's start-up:
+
+- the producer is not idempotent: an idempotent producer first waits for a producer id
+  (InitProducerId), which made a one-shot dispatch's first record wait up to a second.
+  Idempotence only guards a stream's order and its retries against duplicates; for one test
+  record, a retry after a lost ack could at worst deliver it twice (acks=all still holds),
+  and the reply to either copy matches the same id;
+- the producer is started first, so it connects to the cluster while the reply consumer
+  positions itself, before the clock starts.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +33,14 @@ class DispatchResult:
     request: Envelope
     delivery: Delivery  # the broker's ack: "sent" means this exists
     reply: Envelope | None  # the reply or error reply; None when none came in time
-    latency_ms: float | None
+    latency_ms: float | None  # record handed to the producer -> reply received
     error: str | None  # the error reply's text, or why there is no reply
+    ack_ms: float | None = None  # record handed to the producer -> broker's ack
+
+    @property
+    def reply_ms(self) -> float | None:
+        """The reply round trip (same as latency_ms)."""
+        return self.latency_ms
 
 
 async def ensure_reply_topic(admin: KafkaAdmin, topic: str) -> None:
@@ -46,7 +65,8 @@ async def dispatch_once(
     admin = KafkaAdmin(settings)
     await admin.partitions_of(topic)  # NotFound: never auto-create the destination by producing
     await ensure_reply_topic(admin, reply_topic)
-    publisher = KafkaPublisher(settings, preset="low-latency")
+    publisher = KafkaPublisher(settings, preset="low-latency", idempotence=False)
+    await publisher.start()  # librdkafka connects while the reply consumer positions itself
     try:
         async with Requester(settings, reply_topic, publisher, source_topic) as requester:
             request = requester.build(topic, payload, root_id)
@@ -60,17 +80,32 @@ async def _send(
     requester: Requester, request: Envelope, reply_timeout: float,
     on_sent: Callable[[Envelope, Delivery], None] | None,
 ) -> DispatchResult:
+    acked_at: list[float] = []
+
+    def at_ack(sent: Envelope, delivery: Delivery) -> None:
+        acked_at.append(time.perf_counter())
+        if on_sent is not None:
+            on_sent(sent, delivery)
+
+    def ms_since(moment: float, start: float) -> float:
+        return (moment - start) * 1000
+
+    started = time.perf_counter()  # the record is handed to the producer now
     if reply_timeout <= 0:
         delivery = await requester.publisher.publish(request)
-        if on_sent is not None:
-            on_sent(request, delivery)
-        return DispatchResult(request, delivery, None, None, None)
+        at_ack(request, delivery)
+        return DispatchResult(request, delivery, None, None, None, ms_since(acked_at[0], started))
     try:
-        delivery, reply, latency = await requester.send_and_wait(
-            request, reply_timeout, on_sent=on_sent)
-        return DispatchResult(request, delivery, reply, latency, None)
+        delivery, reply, _ = await requester.send_and_wait(request, reply_timeout,
+                                                          on_sent=at_ack)
+        replied = time.perf_counter()
+        return DispatchResult(request, delivery, reply, ms_since(replied, started), None,
+                              ms_since(acked_at[0], started))
     except RemoteError as exc:
-        return DispatchResult(request, exc.delivery, exc.reply, exc.latency_ms,
-                              exc.reply.error_message or str(exc))
+        replied = time.perf_counter()
+        return DispatchResult(request, exc.delivery, exc.reply, ms_since(replied, started),
+                              exc.reply.error_message or str(exc),
+                              ms_since(acked_at[0], started))
     except ReplyTimeout as exc:
-        return DispatchResult(request, exc.delivery, None, None, str(exc))
+        return DispatchResult(request, exc.delivery, None, None, str(exc),
+                              ms_since(acked_at[0], started) if acked_at else None)

@@ -66,6 +66,23 @@ def _start_at(from_offset: int | None, from_time: str | None, from_beginning: bo
     return Tail(20 if tail is None else tail)
 
 
+def record_json(record: BrowsedRecord) -> dict[str, Any]:
+    """A record for --json: its envelope's payload as JSON, base64 undone as in the human
+    output. `payload_encoding` says what was on the wire ("json", or "base64-json" for a Go
+    child request, whose wire string is then kept as `payload_raw`)."""
+    data = record.as_json()
+    envelope = data["envelope"]
+    if envelope is None or record.envelope is None:
+        return data
+    if record.payload_base64:
+        envelope["payload_raw"] = envelope["payload"]
+        envelope["payload"] = record.envelope.payload_json()
+        envelope["payload_encoding"] = "base64-json"
+    else:
+        envelope["payload_encoding"] = "json"
+    return data
+
+
 def _line(record: BrowsedRecord, conversation: bool = False) -> str:
     """time, partition@offset, kind, id, summary. In a conversation the time is the envelope's
     created_at (the order of the list) and the topic is shown too."""
@@ -128,7 +145,7 @@ def messages(conn: ConnectionSettings, topic: str | None, partitions: tuple[int,
     result = run(browse(conn, topic, partitions=partitions or None, start=start, limit=limit,
                         filter=None if flt.empty else flt))
     if json_mode():
-        emit([r.as_json() for r in result])
+        emit([record_json(r) for r in result])
     else:
         for record in result:
             click.echo(_line(record))
@@ -145,7 +162,7 @@ def _conversation(conn: ConnectionSettings, root_id: str, topic: str | None, sca
     records = [r for r in found.records if flt.empty or flt.matches(r)][:limit]
     data: dict[str, Any] = {
         "root_id": root_id,
-        "records": [r.as_json() for r in records],
+        "records": [record_json(r) for r in records],
         "scanned": [{"topic": s.topic, "partition": s.partition, "start": s.start,
                      "end": s.end, "log_start": s.log_start, "records": s.scanned,
                      "truncated": s.truncated} for s in found.scans],

@@ -211,8 +211,12 @@ def dispatch_json(result: DispatchResult) -> dict[str, Any]:
         "root_id": result.request.root_id,
         "reply": json.loads(result.reply.encode()) if result.reply else None,
         "reply_kind": result.reply.kind.value if result.reply else None,
-        "error": result.error, "latency_ms": result.latency_ms,
+        "error": result.error, "ack_ms": _ms(result.ack_ms), "reply_ms": _ms(result.reply_ms),
     }
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 @click.command()
@@ -228,7 +232,9 @@ def dispatch(conn: ConnectionSettings, topic: str, payload: str, root_id: str | 
              reply_timeout: float, reply_topic: str | None, source_topic: str | None) -> None:
     """Send a test request to TOPIC; print the broker's ack and the reply.
 
-    Exit 0 with a reply, 3 with an error reply, 1 when no reply came in time."""
+    Two latencies, both from the moment the record is handed to the producer (connections
+    are made before): the broker's ack (ack_ms) and the reply (reply_ms). Exit 0 with a
+    reply, 3 with an error reply, 1 when no reply came in time."""
     try:
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
@@ -243,9 +249,9 @@ def dispatch(conn: ConnectionSettings, topic: str, payload: str, root_id: str | 
         reply_topic=reply_topic or load_settings().reply_topic, source_topic=source_topic))
     data = dispatch_json(result)
     human = (f"sent to {topic}[{data['partition']}] at offset {data['offset']} "
-             f"(id {data['id']})")
+             f"(id {data['id']}), acked in {_num(result.ack_ms)} ms")
     if result.reply is not None:
-        human += (f"\n{data['reply_kind']} after {result.latency_ms:.1f} ms:\n"
+        human += (f"\n{data['reply_kind']} in {_num(result.reply_ms)} ms:\n"
                   + json.dumps(result.reply.payload_json(), indent=2))
     emit(data, human)
     if result.error is not None:

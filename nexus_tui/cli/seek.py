@@ -42,7 +42,7 @@ from nexus_tui.cli.output import emit
 @click.option("--execute", is_flag=True, help="Commit the new offsets (default: dry run).")
 @click.option("--export-csv", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write the new offsets as CSV (Kafka's --export format).")
-@with_connection(writes=lambda kwargs: "seek --execute" if kwargs["execute"] else None)
+@with_connection(writes=lambda kwargs: "seek" if kwargs["execute"] else None)
 def seek(conn: ConnectionSettings, group: str, topics: tuple[str, ...], execute: bool,
          export_csv: str | None, **strategy_options: Any) -> None:
     """Reset GROUP's committed offsets, like kafka-consumer-groups.sh --reset-offsets.
