@@ -5,6 +5,7 @@ the result in place and keeps the last data, marked stale, while the cluster is 
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,11 +15,13 @@ from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
+from textual.worker import Worker, WorkerState
 
 from core.config.settings import ConnectionSettings
 from core.errors import NexusError
 from nexus_tui.commands import NexusCommands
 from nexus_tui.coreloop import CoreLoop
+from nexus_tui.failures import describe_failure, log_to_state_dir
 from nexus_tui.screens.base import ConnState, NexusScreen
 from nexus_tui.screens.dispatch import DispatchScreen
 from nexus_tui.screens.errors import ErrorsScreen
@@ -31,6 +34,7 @@ from nexus_tui.source import DataSource, LiveSource, Pulse
 
 MAX_BACKOFF_S = 8.0
 WRITE_VIEWS = {"dispatch"}
+log = logging.getLogger("nexus_tui")
 
 
 @dataclass
@@ -206,6 +210,33 @@ class NexusApp(App):
 
         self.push_screen(SeekScreen(group_id))
 
+    # ---- failures ---------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers (screens forward theirs: NexusScreen)."""
+        if event.state == WorkerState.ERROR:
+            self.report_failure(event.worker)
+
+    def report_failure(self, worker: Worker) -> None:
+        """The one place a failed worker ends up, whichever screen ran it: one notification
+        (what failed and why, one line) and the log (the traceback for anything but a
+        NexusError, the core's expected errors). The worker's node then shows the failure in
+        its own place too, if it has one (`worker_failed(worker, reason)`)."""
+        error = worker.error
+        if error is None:
+            return
+        what = worker.description or worker.name or "background work"
+        reason = describe_failure(error)
+        if isinstance(error, NexusError):
+            log.warning("%s failed: %s", what, reason)
+        else:
+            log.error("%s failed", what, exc_info=error)
+        self.log.error(f"{what} failed: {reason}")
+        self.notify(f"{what} failed: {reason}", severity="error", timeout=8, markup=False)
+        shown = getattr(worker.node, "worker_failed", None)
+        if callable(shown):
+            shown(worker, reason)
+
     # ---- refresh ----------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
@@ -219,14 +250,16 @@ class NexusApp(App):
         self._update_state()
         self._refresh_worker()
 
-    @work(exclusive=True, group="refresh", exit_on_error=False)
+    @work(exclusive=True, group="refresh", exit_on_error=False, description="refresh")
     async def _refresh_worker(self) -> None:
+        """A failed refresh is the connection banner's and the backoff's, not a one-off
+        notification: the cluster being away is a state the app shows until it ends."""
         try:
             pulse = await self.source.refresh()
-        except NexusError as exc:
-            self.post_message(RefreshFailed(str(exc)))
-        except Exception as exc:  # never a traceback on screen: show it as a banner
-            self.post_message(RefreshFailed(f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # never a traceback on screen: shown as the banner
+            if not isinstance(exc, NexusError):
+                log.error("refresh failed", exc_info=exc)
+            self.post_message(RefreshFailed(describe_failure(exc)))
         else:
             self.post_message(Refreshed(pulse))
 
@@ -289,6 +322,10 @@ class NexusApp(App):
 
     # ---- contexts ---------------------------------------------------------------------------
 
+    @work(exclusive=True, group="context", exit_on_error=False, description="context switch")
+    async def start_context_switch(self, name: str) -> None:
+        await self.switch_context(name)
+
     async def switch_context(self, name: str) -> None:
         factory = self.options.contexts.get(name)
         if factory is None or self.core is None:
@@ -349,6 +386,7 @@ def freeze_long_lived() -> None:
 def run_tui(settings: ConnectionSettings, context_name: str = "default",
             options: AppOptions | None = None) -> None:
     """Run the TUI on a live cluster until the user quits (blocking)."""
+    log_to_state_dir()
     core = CoreLoop()
     opts = options or AppOptions(context=context_name)
     source = LiveSource(settings, core)

@@ -34,7 +34,7 @@ class NexusCommands(Provider):
                         partial(app.open_seek, None)))
         for ctx in sorted(app.options.contexts):
             out.append((f"ctx {ctx}", f"Switch to context {ctx}",
-                        partial(app.run_worker, app.switch_context(ctx), exclusive=False)))
+                        partial(app.start_context_switch, ctx)))
         out.append(("refresh", "Refresh now", app.action_refresh))
         out.append(("help", "List every key", app.action_help))
         out.append(("quit", "Quit nexus-tui", app.exit))

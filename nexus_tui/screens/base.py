@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
 from nexus_tui.source import Pulse
 
@@ -69,7 +70,11 @@ class Banner(Static):
 
 
 class NexusScreen(Screen):
-    """A screen fed by the app after every refresh (`apply`), with status, banner, footer."""
+    """A screen fed by the app after every refresh (`apply`), with status, banner, footer.
+
+    A worker of the screen that fails (any exception) goes to the app's one handler
+    (`NexusApp.report_failure`: a notification and the log); the screen only catches what it
+    shows differently, and may show the failure in its own place too (`worker_failed`)."""
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="screen.filter"),
@@ -113,6 +118,13 @@ class NexusScreen(Screen):
 
     def apply(self, pulse: Pulse) -> None:
         """Show the new data (override)."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:  # Textual sends it to the screen, not the app
+            self.nexus.report_failure(event.worker)
+
+    def worker_failed(self, worker: Worker, reason: str) -> None:
+        """Show a failed worker's reason in the screen, besides the notification (override)."""
 
     # ---- filter ---------------------------------------------------------------------------
 

@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static, Switch, TextArea
+from textual.worker import Worker
 
 from core.cluster.dispatch import DispatchResult, dispatch_once
-from core.errors import NexusError
 from core.messaging.publisher import Delivery
 from core.wire.envelope import Envelope
 from core.wire.topic_names import TopicName, TopicNameError, validate_kafka_topic
@@ -132,7 +132,7 @@ class DispatchScreen(NexusScreen):
                    self.query_one("#root-id", Input).value.strip() or None,
                    timeout if wait else 0.0)
 
-    @work(exclusive=True, group="dispatch", exit_on_error=False)
+    @work(exclusive=True, group="dispatch", exit_on_error=False, description="dispatch")
     async def _send(self, topic: str, payload: Any, root_id: str | None,
                     timeout: float) -> None:
         started = time.perf_counter()
@@ -141,19 +141,14 @@ class DispatchScreen(NexusScreen):
             self.app.call_from_thread(self._show_sent, request, delivery, timeout)
 
         core = self.nexus.core
-        try:
-            coro = dispatch_once(self.nexus.settings, topic, payload, root_id=root_id,
-                                 reply_timeout=timeout,
-                                 reply_topic=self.nexus.options.reply_topic, on_sent=sent)
-            result = await (core.call(coro) if core else coro)
-        except NexusError as exc:
-            self.query_one("#result", Static).update(f"[red]not sent: {escape(str(exc))}[/red]")
-            return
-        except Exception as exc:
-            self.query_one("#result", Static).update(
-                f"[red]not sent: {type(exc).__name__}: {escape(str(exc))}[/red]")
-            return
+        coro = dispatch_once(self.nexus.settings, topic, payload, root_id=root_id,
+                             reply_timeout=timeout,
+                             reply_topic=self.nexus.options.reply_topic, on_sent=sent)
+        result = await (core.call(coro) if core else coro)
         self._show_result(result, time.perf_counter() - started)
+
+    def worker_failed(self, worker: Worker, reason: str) -> None:
+        self.query_one("#result", Static).update(f"[red]not sent: {escape(reason)}[/red]")
 
     def _show_sent(self, request: Envelope, delivery: Delivery, timeout: float) -> None:
         waiting = f"\nwaiting up to {timeout:g} s for the reply…" if timeout else ""

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input, Label, Static
+from textual.worker import Worker
 
 from core.cluster.browse import (
     Beginning,
@@ -25,7 +26,7 @@ from core.cluster.browse import (
     browse,
     follow_conversation,
 )
-from core.errors import ConfigError, NexusError
+from core.errors import ConfigError
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 from nexus_tui.widgets import Cell, KeyedTable, num
@@ -148,17 +149,10 @@ class MessagesScreen(NexusScreen):
         self._status(f"following conversation {escape(root)} across topics…")
         self._run(follow_conversation(self.nexus.settings, root), f"conversation {root}")
 
-    @work(exclusive=True, group="messages", exit_on_error=False)
+    @work(exclusive=True, group="messages", exit_on_error=False, description="reading messages")
     async def _run(self, coro: Any, what: str) -> None:
         core = self.nexus.core
-        try:
-            result = await (core.call(coro) if core else coro)
-        except NexusError as exc:
-            self._status(f"[red]{escape(str(exc))}[/red]")
-            return
-        except Exception as exc:
-            self._status(f"[red]{type(exc).__name__}: {escape(str(exc))}[/red]")
-            return
+        result = await (core.call(coro) if core else coro)
         records = list(getattr(result, "records", result))
         note = result.describe_scan() if hasattr(result, "describe_scan") else (
             "stopped at the deadline: partial result" if getattr(result, "timed_out", False)
@@ -172,6 +166,9 @@ class MessagesScreen(NexusScreen):
         record = self.records.get(event.row_key.value or "")
         if record is not None:
             self.query_one("#message-detail", Static).update(escape(record.pretty()))
+
+    def worker_failed(self, worker: Worker, reason: str) -> None:
+        self._status(f"[red]{escape(reason)}[/red]")
 
     def _status(self, text: str) -> None:
         self.query_one("#msg-status", Static).update(text)

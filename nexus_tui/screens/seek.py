@@ -13,10 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import Worker
 
 from core.cluster.seek import GroupSeeker, SeekPlan
 from core.cluster.seek_parse import StrategyKind, strategy_from_options
-from core.errors import NexusError
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 from nexus_tui.widgets import Cell, KeyedTable, num
@@ -127,17 +127,12 @@ class SeekScreen(NexusScreen):
         self._state("planning…")
         self._plan(group, str(strategy), arg, scope)
 
-    @work(exclusive=True, group="seek", exit_on_error=False)
+    @work(exclusive=True, group="seek", exit_on_error=False, description="seek preview")
     async def _plan(self, group: str, strategy: str, arg: str | None,
                     scope: list[str]) -> None:
-        try:
-            spec = strategy_from_options({strategy.replace("-", "_"): arg if arg is not None
-                                          else strategy in _NO_ARG})
-            seeker = GroupSeeker(self.nexus.settings)
-            plan = await self._core(seeker.plan(group, spec, scope))
-        except NexusError as exc:
-            self._state(f"[red]{escape(str(exc))}[/red]")
-            return
+        spec = strategy_from_options({strategy.replace("-", "_"): arg if arg is not None
+                                      else strategy in _NO_ARG})
+        plan = await self._core(GroupSeeker(self.nexus.settings).plan(group, spec, scope))
         self.plan = plan
         rows = {}
         for c in plan.changes:
@@ -163,23 +158,27 @@ class SeekScreen(NexusScreen):
                         + escape("; ".join(plan.notes)))
         self._update_apply()
 
-    @work(exclusive=True, group="seek", exit_on_error=False)
+    @work(exclusive=True, group="seek", exit_on_error=False, description="seek apply")
     async def _apply(self) -> None:
         plan = self.plan
         if plan is None or self.nexus.read_only:
             return
         self.query_one("#seek-apply", Button).disabled = True
-        try:
-            result = await self._core(GroupSeeker(self.nexus.settings).apply(plan))
-        except NexusError as exc:
-            self.query_one("#seek-result", Static).update(f"[red]not applied: "
-                                                          f"{escape(str(exc))}[/red]")
-            return
+        self.query_one("#seek-result", Static).update("applying…")
+        result = await self._core(GroupSeeker(self.nexus.settings).apply(plan))
         self.query_one("#seek-result", Static).update(
             f"[green]applied[/green]: committed {len(result)} offset(s) for "
             f"{escape(plan.group)}")
         self.query_one("#seek-confirm", Input).value = ""
         self.nexus.action_refresh()
+
+    def worker_failed(self, worker: Worker, reason: str) -> None:
+        if worker.description == "seek apply":
+            self.query_one("#seek-result", Static).update(f"[red]not applied: "
+                                                          f"{escape(reason)}[/red]")
+            self._update_apply()
+        else:
+            self._state(f"[red]{escape(reason)}[/red]")
 
     async def _core(self, coro: Any) -> Any:
         core = self.nexus.core
