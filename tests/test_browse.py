@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -40,7 +37,7 @@ from core.cluster.browse import (
 )
 from core.errors import ConfigError
 from core.wire.envelope import MessageKind
-from tests.kafka_helpers import create_topic, wait_until
+from tests.kafka_helpers import create_topic, nexus, wait_until
 
 Where = tuple[str, int, int]  # topic, partition, offset
 
@@ -423,36 +420,16 @@ async def test_browsing_creates_no_consumer_group(ds: DataSet):
 
 # ---- CLI -------------------------------------------------------------------------------------
 
-_REGISTERED = "from nexus_tui.cli import cli; import sys; " \
-    "sys.exit(0 if 'messages' in cli.commands else 1)"
-
-
-def _cli_prefix() -> list[str]:
-    """`python -m nexus_tui messages` once the command is registered; until then the same
-    error handling (NexusGroup) around the command object."""
-    registered = subprocess.run([sys.executable, "-c", _REGISTERED], check=False).returncode == 0
-    if registered:
-        return [sys.executable, "-m", "nexus_tui", "messages"]
-    return [sys.executable, "-c",
-            "from nexus_tui.cli import NexusGroup; from nexus_tui.cli.messages import messages; "
-            "g = NexusGroup(); g.add_command(messages); g(prog_name='nexus-tui')", "messages"]
-
-
-@pytest.fixture(scope="module")
-def cli_prefix() -> list[str]:
-    return _cli_prefix()
-
-
-def _run(prefix: list[str], *args: str) -> tuple[int, str, str]:
-    proc = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ), check=False)
+def _run(*args: str) -> tuple[int, str, str]:
+    """`nexus-tui messages ARGS...` through the real entry point."""
+    proc = nexus("messages", *args)
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def test_cli_json_and_human(ds: DataSet, cli_prefix: list[str]):
+def test_cli_json_and_human(ds: DataSet):
     b = ["-b", ds.bootstrap]
     iso = datetime.fromtimestamp((ds.base_ms + 12) / 1000, UTC).isoformat(timespec="milliseconds")
-    code, out, err = _run(cli_prefix, ds.timed, "--from-time", iso, "--json", *b)
+    code, out, err = _run(ds.timed, "--from-time", iso, "--json", *b)
     assert code == 0, err
     rows = json.loads(out)
     assert [(r["partition"], r["offset"]) for r in rows] == [
@@ -464,19 +441,19 @@ def test_cli_json_and_human(ds: DataSet, cli_prefix: list[str]):
     assert set(good) >= {"topic", "partition", "offset", "timestamp_ms", "key", "kind",
                          "envelope", "decode_error"}
 
-    code, out, err = _run(cli_prefix, ds.timed, "--tail", "1", "--partition", "1", *b)
+    code, out, err = _run(ds.timed, "--tail", "1", "--partition", "1", *b)
     assert code == 0, err
     (line,) = out.strip().splitlines()
     assert "1@4" in line and ds.timed_ids[(1, 4)] in line and '{"i":4,"p":1}' in line
 
-    code, out, err = _run(cli_prefix, ds.orders, "--from-beginning", "--grep", "needle",
+    code, out, err = _run(ds.orders, "--from-beginning", "--grep", "needle",
                           "--json", *b)
     assert code == 0 and [r["kind"] for r in json.loads(out)] == ["undecodable"]
-    code, out, err = _run(cli_prefix, ds.orders, "--from-offset", "0", "--root-id", ds.root1,
+    code, out, err = _run(ds.orders, "--from-offset", "0", "--root-id", ds.root1,
                           "--limit", "2", "--json", *b)
     assert code == 0 and len(json.loads(out)) == 2
 
-    code, out, err = _run(cli_prefix, "--follow-conversation", ds.root1, "--json", *b)
+    code, out, err = _run("--follow-conversation", ds.root1, "--json", *b)
     assert code == 0, err
     data = json.loads(out)
     assert [(r["topic"], r["partition"], r["offset"]) for r in data["records"]] == (
@@ -484,7 +461,7 @@ def test_cli_json_and_human(ds: DataSet, cli_prefix: list[str]):
     assert not data["truncated"]
 
 
-def test_cli_errors_are_one_line(ds: DataSet, cli_prefix: list[str]):
+def test_cli_errors_are_one_line(ds: DataSet):
     b = ["-b", ds.bootstrap]
     cases = [
         ([f"{ds.orders}-missing"], "does not exist"),
@@ -494,7 +471,7 @@ def test_cli_errors_are_one_line(ds: DataSet, cli_prefix: list[str]):
         ([], "give a TOPIC"),
     ]
     for args, expected in cases:
-        code, out, err = _run(cli_prefix, *args, *b)
+        code, out, err = _run(*args, *b)
         assert code == 1, (args, out, err)
         assert err.startswith("error: ") and expected in err, err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from core.cluster.admin import KafkaAdmin
 from core.health.skew import partition_skew
 from core.local import LocalCluster
-from core.local.cluster import port_listening
+from core.local.cluster import metadata_broker_ids, port_listening
 from core.wire.envelope import Envelope, EnvelopeError, MessageKind
 from core.wire.partitioner import partition_for_key
 from core.wire.topic_names import TopicName, dead_letter_topic
@@ -168,13 +168,8 @@ def test_fetching_the_jars_shows_progress_while_maven_runs(tmp_path, monkeypatch
 
 
 def _demo_command() -> list[str]:
-    """`python -m nexus_tui demo`; the standalone command until the CLI group registers it."""
-    from nexus_tui.cli import cli
-
-    if "demo" in cli.commands:
-        return [sys.executable, "-m", "nexus_tui", "demo"]
-    return [sys.executable, "-c",
-            "from nexus_tui.cli.demo import demo; demo(prog_name='nexus-tui demo')"]
+    """`nexus-tui demo` through the real entry point."""
+    return [sys.executable, "-m", "nexus_tui", "demo"]
 
 
 class Lines:
@@ -378,13 +373,22 @@ def test_demo_shows_lag_errors_dead_letters_and_a_hot_partition_then_stops_on_si
 
 def test_demo_stops_cleanly_on_sigint_once_its_services_run(tmp_path):
     state_dir = _demo_state_dir(tmp_path)
+    started = time.monotonic()
     run = Demo([*_demo_command(), "--no-tui", "--json", "--rate", "50"], _env(tmp_path),
                state_dir, tmp_path / "stderr.txt")
     try:
         info = json.loads(run.lines.next(60, "the bootstrap line"))
-        assert "bootstrap" in json.loads(json.dumps(info))
+        # the first line tells the truth: its bootstrap is the brokers it lists, which answer
+        # with those node ids, and it is the cluster the state file records
+        assert info["bootstrap"] == ",".join(f"127.0.0.1:{b['port']}" for b in info["brokers"])
+        assert metadata_broker_ids(info["bootstrap"], timeout=10) == tuple(
+            sorted(b["node_id"] for b in info["brokers"]))
+        state = json.loads((state_dir / "state.json").read_text())
+        assert [b["port"] for b in state["brokers"]] == [b["port"] for b in info["brokers"]]
+        assert (info["pid"], info["state_dir"]) == (run.proc.pid, str(state_dir))
         ready = json.loads(run.lines.next(30, "the ready line"))
-        assert ready["ready_s"] > 0
+        # in order: topics ready, then services ready, within the time this test measured
+        assert info["topics_ready_s"] <= ready["ready_s"] <= time.monotonic() - started
         code, _ = run.stop(signal.SIGINT)
         assert code == 0, run.stderr
         assert "Traceback" not in run.stderr
