@@ -106,6 +106,19 @@ def _leader_of(bootstrap: str, topic: str, partition: int) -> int:
         time.sleep(0.1)  # poll interval of the deadline-bounded condition above
 
 
+def _leaders_after(bootstrap: str, topic: str, victim: int, partitions: set[int]
+                   ) -> dict[int, int]:
+    """The leaders of `partitions` once the metadata no longer names `victim` for any of them
+    (fails after 30 s: the leadership never moved)."""
+    deadline = time.monotonic() + 30
+    while True:
+        leaders = {p: _leader_of(bootstrap, topic, p) for p in partitions}
+        if victim not in leaders.values():
+            return leaders
+        assert time.monotonic() < deadline, f"{topic}: {victim} still leads {leaders}"
+        time.sleep(0.1)  # poll interval of the deadline-bounded condition above
+
+
 def _kafka_tool_keys(bootstrap: str, topic: str) -> list[str]:
     """Every record key of `topic`, read by Apache Kafka's own Java tools (not our clients):
     GetOffsetShell counts the records, ConsoleConsumer reads that many from the beginning."""
@@ -129,19 +142,27 @@ async def test_publisher_loses_and_duplicates_nothing_when_a_broker_is_killed(cl
     topic = f"{unique}.pub.v1"
     create_topic(bootstrap, topic, partitions=6, rf=3)
     victim = _leader_of(bootstrap, topic, 0)
+    led_by_victim = {p for p in range(6) if _leader_of(bootstrap, topic, p) == victim}
     metrics = ClientMetrics()
     acked_at: list[float] = []
+    sent_at: list[float] = []  # when each record was handed to the client
     window = 5_000  # records in flight at most: sending spans the failover, not just its start
     ids: list[str] = []
     futures: list[asyncio.Future] = []
     kill: asyncio.Task | None = None
     killed_after = acked_before_kill = 0
+
+    def kill_victim() -> float:
+        cluster3.local.kill_broker(victim)
+        return time.monotonic()
+
     started = time.monotonic()
     async with KafkaPublisher(bootstrap, acks="all", idempotence=True,
                               metrics=metrics) as pub:
         for i in range(N_PUBLISH):
             env = Envelope.new_root("faults.pub.v1", topic, {"seq": i})
             ids.append(env.id)
+            sent_at.append(time.monotonic())
             fut = pub.publish_nowait(env)
             fut.add_done_callback(lambda _f: acked_at.append(time.monotonic()))
             futures.append(fut)
@@ -151,10 +172,10 @@ async def test_publisher_loses_and_duplicates_nothing_when_a_broker_is_killed(cl
             if kill is None and i == N_PUBLISH // 3:
                 killed_after, acked_before_kill = i + 1, len(acked_at)
                 kill_at = time.monotonic()
-                kill = asyncio.create_task(asyncio.to_thread(cluster3.local.kill_broker, victim))
+                kill = asyncio.create_task(asyncio.to_thread(kill_victim))
         results = await asyncio.gather(*futures, return_exceptions=True)
         assert kill is not None
-        await kill
+        dead_at = await kill  # the victim's process is gone from here on
     all_acked_s = time.monotonic() - started
     raised = [r for r in results if isinstance(r, BaseException)]
     acked_ids = [i for i, r in zip(ids, results, strict=True) if not isinstance(r, BaseException)]
@@ -174,7 +195,16 @@ async def test_publisher_loses_and_duplicates_nothing_when_a_broker_is_killed(cl
         "lost": len(lost), "duplicated": duplicated, "longest_ack_stall_s": stall,
         "all_acked_s": all_acked_s,
     })
-    assert acked_before_kill < N_PUBLISH // 2, "the kill came after most records were acked"
+    # The failover happened under the publisher: records handed to the client after the
+    # victim was dead were acked on the partitions it led (by their new leader, necessarily),
+    # and the metadata names another leader for each of them.
+    failed_over = [r for r, t in zip(results, sent_at, strict=True)
+                   if not isinstance(r, BaseException) and t > dead_at
+                   and r.partition in led_by_victim]
+    assert failed_over, "no record sent after the kill was acked on the victim's partitions"
+    assert {r.partition for r in failed_over} == led_by_victim
+    assert all(leader != victim for leader in _leaders_after(bootstrap, topic, victim,
+                                                             led_by_victim).values())
     assert metrics.snapshot().total("publish_errors") == len(raised)
     assert not lost, f"{len(lost)} acknowledged envelopes are missing, e.g. {lost[:3]}"
     assert duplicated == 0 and not strangers
@@ -280,7 +310,8 @@ async def test_full_outage_tui_keeps_running_and_recovers_and_cli_fails_cleanly(
     assert cli_ok[0] == 0, cli_ok[2]
     app = make_app(bootstrap)  # the default refresh period (5 s) and backoff
     async with app.run_test(size=SIZE) as pilot:
-        await wait_on(pilot, lambda: app.pulse is not None, 30, "the first refresh")
+        first_refresh_s = await wait_on(pilot, lambda: app.pulse is not None, 30,
+                                        "the first refresh")
         banner = app.screen.query_one(Banner)
         assert not banner.display
         down_at = time.monotonic()
@@ -334,7 +365,11 @@ async def test_full_outage_tui_keeps_running_and_recovers_and_cli_fails_cleanly(
         "all_brokers_back_after_restart_s": all_back_at - restart_at,
         "tui_recovered_after_cluster_answers_s": recovery_s,
     })
-    assert recovery_s <= 10, f"the TUI took {recovery_s:.1f} s to recover"
+    # worst case: a refresh under way when the cluster answered times out, the retry period
+    # passes, then one refresh (as long as the first one took on this machine) succeeds
+    assert retry_in_s is not None
+    bound_s = app.source.settings.request_timeout_s + retry_in_s + first_refresh_s
+    assert recovery_s <= bound_s, f"the TUI took {recovery_s:.1f} s to recover (> {bound_s:.1f})"
 
 
 # ---- one broker down: what the dashboard shows --------------------------------------------------
