@@ -46,13 +46,31 @@ def _commit(bootstrap: str, group: str, topic: str, offset: int) -> None:
     commit_offsets(bootstrap, group, {(topic, 0): offset})
 
 
-async def _sample_for(monitor: ClusterMonitor, seconds: float):
-    deadline = time.monotonic() + seconds
-    view = await monitor.refresh()
-    while time.monotonic() < deadline:
-        await asyncio.sleep(SAMPLE_S)  # the sampling period of the monitor, not a wait
-        view = await monitor.refresh()
-    return view
+class Sampler:
+    """Refreshes the monitor every SAMPLE_S, and measures the longest gap between two
+    refreshes (commits and the machine's load included): the time lag is interpolated
+    between samples, so it cannot be more precise than that gap."""
+
+    def __init__(self, monitor: ClusterMonitor) -> None:
+        self.monitor = monitor
+        self.last_at: float | None = None
+        self.max_gap_s = 0.0
+
+    async def refresh(self):
+        view = await self.monitor.refresh()
+        now = time.monotonic()
+        if self.last_at is not None:
+            self.max_gap_s = max(self.max_gap_s, now - self.last_at)
+        self.last_at = now
+        return view
+
+    async def sample_for(self, seconds: float):
+        deadline = time.monotonic() + seconds
+        view = await self.refresh()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(SAMPLE_S)  # the sampling period of the monitor, not a wait
+            view = await self.refresh()
+        return view
 
 
 async def test_time_lag_eta_trend_and_status_with_known_rates(kafka, unique):
@@ -62,18 +80,21 @@ async def test_time_lag_eta_trend_and_status_with_known_rates(kafka, unique):
     monitor = ClusterMonitor(kafka.bootstrap, topic_filter=f"^{topic}$",
                              group_filter=f"^{group}$",
                              tracker=LagTracker(rate_window_s=2.0, trend_window_s=2.0))
+    sampler = Sampler(monitor)
     producer = Paced(kafka.bootstrap, topic)
     producer.thread.start()
     try:
-        await _sample_for(monitor, 1.5)
+        await sampler.sample_for(1.5)
         stuck_at = max(producer.acked_at) + 1  # commit "everything so far", then stop
         _commit(kafka.bootstrap, group, topic, stuck_at)
         produced_at = producer.acked_at[stuck_at - 1]  # the committed offset became the end
-        view = await _sample_for(monitor, 4.0)
+        view = await sampler.sample_for(4.0)
         g = view.groups[group]
         expected = view.now - produced_at
         assert g.time_lag_s is not None
-        assert abs(g.time_lag_s - expected) < 0.75, (g.time_lag_s, expected)
+        # within one sampling gap, as measured on this machine during the test
+        assert abs(g.time_lag_s - expected) <= sampler.max_gap_s, (
+            g.time_lag_s, expected, sampler.max_gap_s)
         assert g.total_lag is not None and g.total_lag >= RATE * 3
         assert g.trend is Trend.GROWING
         assert g.eta_s == float("inf")  # nothing is consumed: never drains at this rate
@@ -89,7 +110,7 @@ async def test_time_lag_eta_trend_and_status_with_known_rates(kafka, unique):
             end = max(producer.acked_at) + 1
             committed = min(end, committed + RATE)  # every 0.5 s: 2 x RATE per second
             _commit(kafka.bootstrap, group, topic, committed)
-            view = await _sample_for(monitor, 0.5)
+            view = await sampler.sample_for(0.5)
             g = view.groups[group]
             draining_seen |= g.trend is Trend.DRAINING
             eta_seen |= g.eta_s is not None and 0 < g.eta_s < 60
@@ -100,7 +121,7 @@ async def test_time_lag_eta_trend_and_status_with_known_rates(kafka, unique):
         producer.stop.set()
         producer.thread.join(10)
     _commit(kafka.bootstrap, group, topic, max(producer.acked_at) + 1)
-    view = await _sample_for(monitor, 1.0)
+    view = await sampler.sample_for(1.0)
     g = view.groups[group]
     assert g.total_lag == 0 and g.time_lag_s == 0
     assert g.status is GroupStatus.OK
