@@ -363,7 +363,7 @@ async def test_full_outage_tui_keeps_running_and_recovers_and_cli_fails_cleanly(
         "cli_error_after_s": cli_s, "cli_timeout_s": 3, "cli_line": line,
         "cluster_answers_after_restart_s": answered_at - restart_at,
         "all_brokers_back_after_restart_s": all_back_at - restart_at,
-        "tui_recovered_after_cluster_answers_s": recovery_s,
+        "tui_recovered_after_cluster_answers_s": recovery_s, "first_refresh_s": first_refresh_s,
     })
     # worst case: a refresh under way when the cluster answered times out, the retry period
     # passes, then one refresh (as long as the first one took on this machine) succeeds
