@@ -272,10 +272,12 @@ async def test_tui_groups_table_reports_a_group_it_may_not_describe(configured, 
 
 async def test_wrong_password_is_one_clear_authentication_error(configured, make_app):
     s = configured
+    code, _, err, command_s = await _cli(s, "groups", "--context", "admin", "--timeout", "3")
+    assert code == 0, err  # what a successful command costs on this machine now
     code, out, err, took = await _cli(s, "groups", "--context", "wrong", "--timeout", "3")
     line = one_error_line(code, err)
     assert "authentication failed" in line and "invalid credentials" in line, line
-    assert took < 3 + 10
+    assert took < 3 + 2 * command_s, (took, command_s)  # the timeout at most, not a hang
     code, out, err, _ = await _cli(s, "topics", "--json", "--context", "wrong",
                                    "--timeout", "3")
     assert "authentication failed" in json.loads(one_error_line(code, err))["error"]
@@ -415,7 +417,9 @@ async def test_read_only_is_refused_in_the_core_before_any_request():
     await refused("delete_topics", lambda: admin.delete_topics(["sec.ro.v1"]))
     slowest = max(refusals.values())
     print(f"\nFIGURES read_only: {len(refusals)} writes refused, slowest {slowest * 1000:.1f} ms")
-    assert slowest < 0.5, refusals  # well below any network timeout: nothing was attempted
+    # refused before any request: each refusal well within the request timeout (the errors
+    # being ReadOnlyError, not ClusterUnreachable, is the proof; this is the cost)
+    assert slowest < ro.request_timeout_s / 4, refusals
 
 
 # ---- OAUTHBEARER (OIDC) and Amazon MSK IAM ------------------------------------------------------
