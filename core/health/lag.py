@@ -4,9 +4,11 @@ Pure functions over offsets the caller already read; no I/O, no clock.
 
 Lag follows Kafka's own ``ConsumerGroupCommand`` (``kafka-consumer-groups.sh --describe``):
 ``lag = log_end - committed``, shown as "-" (here ``None``) when the group never committed
-on the partition. A committed offset above the log end can only come from reading the two
-at different times, so it is clamped to 0; the snapshot reads end offsets and commits in the
-same pass precisely so that this does not hide real lag (KMinion v1 showed 0 that way).
+on the partition. One difference, on purpose: a committed offset above the log end (a hand
+commit or an offset reset past the end, a topic recreated under its group, or reading the
+two at different times) gives lag 0 here, where Kafka's tool prints a negative lag; the
+snapshot reads end offsets and commits in the same pass so that the clamp does not hide real
+lag (KMinion v1 showed 0 that way). tests/test_lag_vs_kafka.py states each difference.
 """
 
 from __future__ import annotations
