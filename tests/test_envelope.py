@@ -17,9 +17,40 @@ from hypothesis import strategies as st
 
 from core.errors import NexusError
 from core.wire.envelope import Envelope, EnvelopeError, MessageKind, WireDict, go_float, go_json
+from core.wire.gojson import encode_exact, go_escape
 
-GOLDEN_PATH = Path("/work/shared/nexus/wire_examples.json")
-GOLDEN: list[dict[str, str]] = json.loads(GOLDEN_PATH.read_text())["records"]
+DATA = Path(__file__).resolve().parent / "data" / "nexus"  # provenance: its README.md
+GOLDEN: list[dict[str, str]] = json.loads((DATA / "wire_examples.json").read_text())["records"]
+EXTENDED: list[dict[str, str]] = json.loads(
+    (DATA / "wire_examples_extended.json").read_text()
+)["records"]
+ALL_VECTORS = GOLDEN + EXTENDED
+# Go wrote invalid UTF-8 in these as the escape \ufffd; any decoder reads it as U+FFFD, and Go's
+# own decode + re-encode then writes that character raw. The one accepted difference (the
+# extended file's `about`): either form. Listed by kind, so that a new such record is noticed.
+REPLACEMENT_ESCAPED = {
+    "request: string with invalid UTF-8 bytes ff fe",
+    "reply via ctx.Reply: string with invalid UTF-8 bytes ff fe",
+    "request: string with invalid UTF-8 inside text",
+    "reply via ctx.Reply: string with invalid UTF-8 inside text",
+    # the map holds the two invalid-UTF-8 strings above as values
+    "request: all escape strings inside a map (also escapes in keys)",
+    "reply via ctx.Reply: all escape strings inside a map (also escapes in keys)",
+    # the error message ends with an invalid UTF-8 byte
+    "error reply via ctx.ReplyError: error message with escapes",
+}
+EXACT_VECTORS = [r for r in ALL_VECTORS if r["kind"] not in REPLACEMENT_ESCAPED]
+ESCAPED_VECTORS = [r for r in ALL_VECTORS if r["kind"] in REPLACEMENT_ESCAPED]
+
+
+def kinds(records: list[dict[str, str]]) -> list[str]:
+    return [r["kind"] for r in records]
+
+
+def extended(kind: str) -> Envelope:
+    """The extended vector of exactly this kind, decoded."""
+    (record,) = [r for r in EXTENDED if r["kind"] == kind]
+    return Envelope.decode(record["value_raw"].encode())
 
 
 def golden(kind_prefix: str) -> dict[str, str]:
@@ -42,13 +73,107 @@ UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 # ------------------------------------------------------------------------------ golden records
 
 
-@pytest.mark.parametrize("record", GOLDEN, ids=[r["kind"] for r in GOLDEN])
-def test_golden_record_round_trips_byte_for_byte(record: dict[str, str]) -> None:
+def test_vectors_are_all_there_with_unique_kinds() -> None:
+    assert (len(GOLDEN), len(EXTENDED)) == (11, 116)
+    assert len(set(kinds(ALL_VECTORS))) == len(ALL_VECTORS)
+    assert REPLACEMENT_ESCAPED <= set(kinds(EXTENDED))
+
+
+@pytest.mark.parametrize("record", EXACT_VECTORS, ids=kinds(EXACT_VECTORS))
+def test_vector_round_trips_byte_for_byte(record: dict[str, str]) -> None:
     value = record["value_raw"].encode()
+    assert b"\\ufffd" not in value  # else it belongs to REPLACEMENT_ESCAPED
     envelope = Envelope.decode(value)
     assert envelope.encode() == value
     assert envelope.destination_topic == record["topic"]
     assert envelope.key == record["key"].encode()
+    # The same bytes in a bytearray or memoryview (as Kafka clients may hand them over).
+    assert Envelope.decode(bytearray(value)) == Envelope.decode(memoryview(value)) == envelope
+
+
+@pytest.mark.parametrize("record", ESCAPED_VECTORS, ids=kinds(ESCAPED_VECTORS))
+def test_vector_with_go_replacement_escape_round_trips_in_either_form(
+    record: dict[str, str],
+) -> None:
+    value = record["value_raw"].encode()
+    assert b"\\ufffd" in value
+    envelope = Envelope.decode(value)
+    raw_form = value.replace(b"\\ufffd", "\ufffd".encode())
+    # Only the escape may change: we write U+FFFD raw, as Go's own re-encoding does.
+    assert envelope.encode() == raw_form
+    assert Envelope.decode(raw_form) == envelope
+    assert Envelope.decode(raw_form).encode() == raw_form
+    assert envelope.key == record["key"].encode()
+
+
+def test_go_own_reencoding_writes_the_replacement_raw() -> None:
+    """The accepted difference is Go's own: its ReplyError echoes the request after a decode,
+    and that echo holds U+FFFD raw where the request held the escape."""
+    request = extended("request: string with invalid UTF-8 inside text")
+    echoed = extended("error reply via ctx.ReplyError: string with invalid UTF-8 inside text")
+    assert request.payload == echoed.payload["payload"] == "ok\ufffdok\ufffd"
+    assert b"\\ufffd" not in echoed.encode()
+    assert request.reply_error(echoed.payload["error"], now_ns=echoed.created_at).payload == (
+        echoed.payload
+    )
+
+
+def test_extended_vectors_decode_to_go_values() -> None:
+    # Integers are exact Python ints, whatever their size.
+    limits = extended("request: integers near limits nested in objects and arrays").payload
+    assert limits == {
+        "int64_2p53p1": 9007199254740993,
+        "int64_max": 2**63 - 1,
+        "int64_min": -(2**63),
+        "json_number": 9007199254740993,
+        "list": [9007199254740993, 2**63 - 1, 2**64 - 1, -(2**63), 0, -1],
+        "uint64_max": 2**64 - 1,
+    }
+    assert all(type(v) is int for v in limits["list"])
+    assert extended("request: uint64 max 18446744073709551615").payload == 2**64 - 1
+    # Inside an error reply's echoed request, Go's float64 rounding is on the wire already.
+    echoed = extended("error reply via ctx.ReplyError: int64 max 9223372036854775807")
+    assert echoed.payload["payload"] == 9223372036854776000  # float64(2^63 - 1), Go's digits
+    assert float(echoed.payload["payload"]) == float(2**63 - 1)
+    assert type(echoed.payload["payload"]) is int and echoed.kind is MessageKind.ERROR_REPLY
+    # Floats, -0 among them (a float, negative), in wire order.
+    floats = extended("request: float64 values as a top-level array").payload
+    assert floats == [0.1, 1e20, 1e21, 1e-7, 1.5e300, -0.0, 123456789.125, 5e-324,
+                      1.7976931348623157e308, 2.5]
+    assert isinstance(floats[5], float) and math.copysign(1, floats[5]) == -1
+    assert type(floats[1]) is int  # Go wrote 1e20 as digits: an integer on the way back
+    deep = extended("request: float64 values nested in objects and arrays").payload["deep"]
+    assert math.copysign(1, deep["list"][0]["y"]) == -1
+    # Struct payloads keep Go's field order; maps are sorted.
+    struct = extended("request: struct payload (field order, not sorted)").payload
+    assert list(struct) == ["zeta", "alpha", "nested"] and list(struct["nested"]) == ["b", "a"]
+    # nil, empty and []byte payloads; top-level error present but empty.
+    assert extended("request: nil payload").payload is None
+    assert extended("request: nil slice ([]any(nil))").payload is None
+    assert extended("request: empty string").payload == ""
+    assert extended("request: []byte payload (Go writes base64)").payload == "/wBhPA=="
+    assert extended("request: top-level error set to empty string").error == ""
+    hand = extended("request: timestamps set by hand (started_at 0, created_at int64 max)")
+    assert (hand.started_at, hand.created_at) == (0, 2**63 - 1)
+    escapes = extended("request: string with HTML-special chars and quotes")
+    assert "<" in escapes.payload and "&" in escapes.payload
+    child = extended("child request via ctx.Dispatch (payload base64): float64 1e21")
+    assert child.payload_json() == 1e21 and child.kind is MessageKind.REQUEST
+
+
+def test_a_64_kib_payload_round_trips() -> None:
+    """(The extended file has no 64 KiB record: its largest is under 1.5 KiB.)"""
+    text = "".join(chr(0x20 + i % 0x5F) for i in range(64 * 1024))  # every printable ASCII
+    payload = {"blob": text, "n": 2**64 - 1, "f": -0.0, "list": [1.5] * 100}
+    value = Envelope.new_root("a.b.v1", "c.d.v1", payload, now_ns=1).encode()
+    assert len(value) > 64 * 1024
+    envelope = Envelope.decode(value)
+    assert envelope.payload == payload
+    assert envelope.payload["n"] == 2**64 - 1 and type(envelope.payload["n"]) is int
+    assert math.copysign(1, envelope.payload["f"]) == -1
+    assert envelope.encode() == value
+    assert json.loads(value)["payload"]["blob"] == text  # an independent decoder agrees
+    assert b"<" not in value and value.count(b"\\u003c") == text.count("<")
 
 
 EXPECTED_KINDS = {
@@ -348,12 +473,19 @@ class _Thing:
 
 @pytest.mark.parametrize(
     "payload",
-    [{1, 2}, _Thing(), math.nan, math.inf, [-math.inf], {"a": {(1, 2): 3}}, {1: "a", "b": 2}],
-    ids=["set", "object", "nan", "inf", "-inf", "tuple-key", "mixed-keys"],
+    [_Thing(), math.nan, math.inf, [-math.inf], {"a": [1.5, math.nan]}, {"a": {(1, 2): 3}},
+     {1: "a", "b": 2}, {1, "a"}],
+    ids=["object", "nan", "inf", "-inf", "nested-nan", "tuple-key", "mixed-keys", "mixed-set"],
 )
 def test_unencodable_payloads_raise_envelope_error(payload: Any) -> None:
     with pytest.raises(EnvelopeError, match="payload is not JSON-encodable"):
         Envelope(payload=payload).encode()
+
+
+def test_sets_are_written_as_sorted_arrays() -> None:
+    """Go has no sets; msgspec writes one as a JSON array, sorted here like a map's keys."""
+    assert go_json({3, 1, 2}) == b"[1,2,3]"
+    assert go_json({"k": frozenset({"b", "a"})}) == b'{"k":["a","b"]}'
 
 
 def test_circular_and_too_deep_payloads_raise_envelope_error() -> None:
@@ -556,6 +688,34 @@ def test_encode_decode_round_trip(envelope: Envelope) -> None:
     assert json.loads(value) == json.loads(decoded.encode())
 
 
+@settings(max_examples=400)
+@given(_envelopes)
+def test_fast_and_exact_paths_agree_on_envelopes(envelope: Envelope) -> None:
+    """msgspec's path (with its fix-ups) and the standard library's path are two codecs: on
+    whatever Python can build, they write the same bytes and read them back the same."""
+    value = envelope.encode()
+    assert go_escape(encode_exact(envelope.payload)) == go_json(envelope.payload)
+    assert Envelope._decode_exact(value) == Envelope.decode(value)
+
+
+@settings(max_examples=400)
+@given(_json_values | _junk_fields)
+def test_fast_and_exact_decoders_agree_on_any_json(value: Any) -> None:
+    data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    try:
+        exact: Envelope | EnvelopeError = Envelope._decode_exact(data)
+    except EnvelopeError as exc:
+        exact = exc
+    try:
+        fast: Envelope | EnvelopeError = Envelope.decode(data)
+    except EnvelopeError as exc:
+        fast = exc
+    if isinstance(exact, EnvelopeError):
+        assert isinstance(fast, EnvelopeError) and str(fast) == str(exact)
+    else:
+        assert fast == exact and fast.encode() == exact.encode()
+
+
 def _reference_go_string(text: str) -> str:
     """Go's encodeState.string, written out character by character."""
     short = {
@@ -624,3 +784,27 @@ def test_helpers_make_unique_ids() -> None:
     assert len(ids) == 51
     assert all(UUID4.fullmatch(i.partition(":")[2] or i) for i in ids)
     assert uuid.UUID(root.reply(None).id).version == 4
+
+
+def test_uuids_are_version_4_and_unique_across_batches() -> None:
+    ids = [Envelope.new_root("a.b.v1", "c.d.v1", None).id.partition(":")[2]
+           for _ in range(3_000)]  # several of the pool's os.urandom batches
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        assert UUID4.fullmatch(text)
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+def test_a_forked_child_never_reuses_its_parents_pending_uuids() -> None:
+    import multiprocessing
+
+    Envelope.new_root("a.b.v1", "c.d.v1", None)  # the pool now holds ids drawn in advance
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child_ids = pool.apply(_ids, (20,))
+    assert not set(child_ids) & set(_ids(20))
+
+
+def _ids(count: int) -> list[str]:
+    return [Envelope(reply_to_topics=("r",)).reply(None).id for _ in range(count)]

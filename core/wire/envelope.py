@@ -1,10 +1,16 @@
 """The Nexus envelope: the JSON value of every Nexus Kafka record, byte-compatible with Go.
 
 `Envelope.encode()` writes exactly what Go's `encoding/json` writes for the Go struct
-`nexus.Envelope` (see /work/shared/nexus/WIRE.md): compact, fields in struct order, the same
-omitempty rules, Go's string escaping and Go's float formatting. `Envelope.decode()` accepts
-whatever Go accepts (bar invalid UTF-8) and raises `EnvelopeError`, and nothing else, for the
-rest. Helpers build roots, children, replies and error replies the way the Go library does.
+`nexus.Envelope` (see docs/WIRE.md): compact, fields in struct order, the same omitempty rules,
+Go's string escaping and Go's float formatting. `Envelope.decode()` accepts whatever Go accepts
+(bar invalid UTF-8) and raises `EnvelopeError`, and nothing else, for the rest. Helpers build
+roots, children, replies and error replies the way the Go library does.
+
+The codec runs on msgspec (core/wire/gojson.py says how Go's rules are kept): a record is
+decoded into a typed msgspec Struct in one C call, which also checks every field's type; any
+record it declines (an unknown or differently cased key, a null where Go takes the zero value,
+an integer `-0`, a lone surrogate escape, invalid JSON) is decoded again on the exact path,
+which says why it is not an envelope or reads it as Go would.
 
 Payload key order: Go writes a map payload with its keys sorted but a struct payload in field
 order, and only the wire knows which one it was. So a payload built in Python is written with
@@ -18,17 +24,31 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from core.errors import NexusError
+import msgspec
+
+from core.wire.gojson import (
+    LONE_SURROGATE,
+    EnvelopeError,
+    NegativeZero,
+    WireDict,
+    WireList,
+    as_base_type,
+    go_escape,
+    go_float,
+    go_json,
+    go_json_unescaped,
+    go_text_bytes,
+    parse_exact,
+    parse_text,
+)
 
 __all__ = [
     "Envelope",
@@ -72,10 +92,6 @@ _FIELD_BY_FOLDED_NAME = {name: name for name in _WIRE_FIELDS}
 _json_string = json.encoder.encode_basestring  # C-accelerated, ensure_ascii=False flavour
 
 
-class EnvelopeError(NexusError):
-    """A value is not a Nexus envelope, or an envelope cannot be encoded or answered."""
-
-
 class MessageKind(StrEnum):
     """What a Nexus message is, classified in WIRE.md's order."""
 
@@ -85,181 +101,57 @@ class MessageKind(StrEnum):
     EVENT = "event"
 
 
-class WireDict(dict[str, Any]):
-    """A JSON object read from the wire: `encode()` writes its keys in the order read."""
+# ---------------------------------------------------------------------------------------------
+# The wire shapes msgspec reads and writes.
+# ---------------------------------------------------------------------------------------------
 
-    __slots__ = ()
+_Int64 = Annotated[int, msgspec.Meta(ge=_INT64_MIN, le=_INT64_MAX)]
 
 
-class WireList(list[Any]):
-    """A JSON array read from the wire: `encode()` writes its objects' keys in the order read."""
+class _WireIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A record exactly as Go writes it: known keys only, no nulls where Go has a zero value."""
 
-    __slots__ = ()
+    id: str = ""
+    root_id: str = ""
+    request_id: str = ""
+    started_at: _Int64 = 0
+    created_at: _Int64 = 0
+    source_topic: str = ""
+    destination_topic: str = ""
+    reply_to_topics: tuple[str, ...] = ()
+    schema_version: str = ""
+    error: str | None = None
+    payload: Any = None
+
+
+class _WireOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Go's `nexus.Envelope` field order and omitempty rules; the payload is already JSON."""
+
+    id: str
+    root_id: str
+    request_id: str = ""
+    started_at: int
+    created_at: int
+    source_topic: str
+    destination_topic: str
+    reply_to_topics: tuple[str, ...] = ()
+    schema_version: str
+    error: str | None = None
+    payload: msgspec.Raw
+
+
+_WIRE_DECODER = msgspec.json.Decoder(_WireIn)
+_WIRE_ENCODER = msgspec.json.Encoder(enc_hook=as_base_type)  # str/int subclasses as such
+_Raw = msgspec.Raw
+# The JSON integer -0 in a payload: msgspec reads it as 0, Go (into `any`) as float64 -0. The
+# pattern starts with its literal, which re searches fast; the look-behind then checks that a
+# number stands there (after ":", "," or "["), not a uuid's "-0" inside a string.
+_INTEGER_NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])(?<=[:,\[ \t\n\r]-0)")
 
 
 # ---------------------------------------------------------------------------------------------
-# Encoding: json's C encoder plus cheap fix-ups for Go's differences.
+# The exact path: Go's leniency (null = zero value, case-insensitive keys), strict types.
 # ---------------------------------------------------------------------------------------------
-
-
-def _encode_default(value: object) -> object:
-    """Encode what Go can and Python's json cannot: byte strings become base64, as Go's []byte."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"a {type(value).__name__} is not JSON-encodable")
-
-
-_SORTED_ENCODER = json.JSONEncoder(
-    ensure_ascii=False,
-    separators=(",", ":"),
-    sort_keys=True,
-    allow_nan=False,
-    default=_encode_default,
-)
-_ORDERED_ENCODER = json.JSONEncoder(
-    ensure_ascii=False,
-    separators=(",", ":"),
-    sort_keys=False,
-    allow_nan=False,
-    default=_encode_default,
-)
-
-_GO_ESCAPES = (
-    ("<", "\\u003c"),
-    (">", "\\u003e"),
-    ("&", "\\u0026"),
-    ("\u2028", "\\u2028"),
-    ("\u2029", "\\u2029"),
-)
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# Is there a float in the encoded text? repr() writes "1.5", "1e-07", "1e+16": the first two
-# patterns are cheap scans that rule floats out for most payloads; the third checks that a
-# candidate sits where a number can (after ":", "," or "[") before the costly rewrite.
-_FLOAT_HINTS = (re.compile(r"\.\d"), re.compile(r"e[-+]\d"))
-_FLOAT_TOKEN = re.compile(r"[:,\[]-?\d+[.e]")
-_STRING_OR_FLOAT = re.compile(
-    r'"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+(?:[eE][-+]?\d+)?|[eE][-+]?\d+)'
-)
-
-
-def go_float(value: float) -> str:
-    """Format a float as Go's encoding/json does (shortest digits; exponent outside 1e-6..1e21)."""
-    text = repr(value)
-    magnitude = abs(value)
-    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
-        # repr uses exponent form here too; Go then trims "e-07" to "e-7" (not "e+21").
-        if text[-4:-1] == "e-0":
-            text = text[:-2] + text[-1]
-        return text
-    if "e" in text:  # 1e-06 <= |value| < 1e-04 or 1e16 <= |value| < 1e21: Go writes digits.
-        text = format(Decimal(text), "f")
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text
-
-
-def _go_float_token(match: re.Match[str]) -> str:
-    token = match.group()
-    return token if token[0] == '"' else go_float(float(token))
-
-
-def _encode_payload(payload: object) -> str:
-    """The payload as Go-compatible JSON text (before the string escape fix-ups)."""
-    if isinstance(payload, float):
-        if not math.isfinite(payload):
-            raise EnvelopeError(f"payload is not JSON-encodable: {payload!r} (Go refuses it)")
-        return go_float(payload)
-    in_wire_order = type(payload) is WireDict or type(payload) is WireList
-    encoder = _ORDERED_ENCODER if in_wire_order else _SORTED_ENCODER
-    try:
-        text = encoder.encode(payload)
-    except (TypeError, ValueError, RecursionError, OverflowError) as exc:
-        raise EnvelopeError(f"payload is not JSON-encodable: {exc}") from None
-    if any(hint.search(text) for hint in _FLOAT_HINTS) and _FLOAT_TOKEN.search(text):
-        text = _STRING_OR_FLOAT.sub(_go_float_token, text)
-    return text
-
-
-def _go_text_to_bytes(text: str) -> bytes:
-    """Apply Go's extra string escapes, then UTF-8 encode (lone surrogates become \\ufffd)."""
-    for char, escape in _GO_ESCAPES:
-        if char in text:
-            text = text.replace(char, escape)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate stands for invalid UTF-8, which Go writes as the escape \ufffd.
-        return _LONE_SURROGATE.sub(r"\\ufffd", text).encode("utf-8")
-
-
-def go_json(value: object) -> bytes:
-    """Encode any JSON value as Go's json.Marshal would (map keys sorted, Go escaping)."""
-    return _go_text_to_bytes(_encode_payload(value))
-
-
-# ---------------------------------------------------------------------------------------------
-# Decoding: json's C decoder, Go's leniency (null = zero value), strict types.
-# ---------------------------------------------------------------------------------------------
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"number {text[:40]} is out of range for a float64")
-    return value
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class _NegativeZero(float):
-    """The JSON integer -0: Go reads it as float64 -0 into `any` (so writes back "-0")."""
-
-    __slots__ = ()
-
-
-_NEGATIVE_ZERO = _NegativeZero(-0.0)
-
-
-def _parse_int(text: str) -> int | float:
-    return _NEGATIVE_ZERO if text == "-0" else int(text)
-
-
-_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_reject_constant)
-# Only used when the text holds "-0": a parse_int hook costs a Python call per integer.
-_DECODER_NEGATIVE_ZERO = json.JSONDecoder(
-    parse_float=_parse_float, parse_constant=_reject_constant, parse_int=_parse_int
-)
-
-
-def _replace_lone_surrogates(value: Any) -> Any:
-    """Replace lone surrogates (from \\udXXX escapes) with U+FFFD everywhere, as Go's decoder."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_lone_surrogates(item) for item in value]
-    return value
-
-
-def _parse_json(data: bytes | bytearray | memoryview) -> Any:
-    """Parse UTF-8 JSON text as Go would, or raise EnvelopeError saying why not."""
-    try:
-        text = bytes(data).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnvelopeError(f"not an envelope: not UTF-8 text (byte {exc.start})") from None
-    try:
-        decoder = _DECODER_NEGATIVE_ZERO if "-0" in text else _DECODER
-        value = decoder.decode(text)
-    except RecursionError:
-        raise EnvelopeError("not an envelope: JSON nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, bad numbers, NaN/Infinity
-        raise EnvelopeError(f"not an envelope: invalid JSON: {exc}") from None
-    if "\\ud" in text or "\\uD" in text:
-        value = _replace_lone_surrogates(value)
-    return value
 
 
 def _type_name(value: object) -> str:
@@ -301,7 +193,7 @@ def _fields_from_object(obj: dict[str, Any]) -> dict[str, Any]:
             fields[name] = ""  # Go: null leaves a string field empty
     for name in _INT_FIELDS:
         value = fields.get(name, 0)
-        if value is None or type(value) is _NegativeZero:
+        if value is None or type(value) is NegativeZero:
             fields[name] = 0  # Go: null leaves an int64 at 0; -0 parses as 0
     topics = fields.get("reply_to_topics")
     if topics is None:
@@ -319,12 +211,59 @@ def _fields_from_object(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The envelope.
+# Ids: uuid4 strings drawn from one os.urandom call per batch.
 # ---------------------------------------------------------------------------------------------
+
+_UUID_BATCH = 256
+# RFC 4122 version 4: byte 6 = 0100xxxx, byte 8 = 10xxxxxx, over a whole batch at once.
+_UUID_KEEP = int.from_bytes(b"\xff" * 6 + b"\x0f\xff\x3f" + b"\xff" * 7, "big")
+_UUID_SET = int.from_bytes(b"\x00" * 6 + b"\x40\x00\x80" + b"\x00" * 7, "big")
+_UUID_KEEP_ALL = int.from_bytes(_UUID_KEEP.to_bytes(16, "big") * _UUID_BATCH, "big")
+_UUID_SET_ALL = int.from_bytes(_UUID_SET.to_bytes(16, "big") * _UUID_BATCH, "big")
+_uuid_pool: list[str] = []
+os.register_at_fork(after_in_child=_uuid_pool.clear)  # a child must never reuse its parent's
+
+
+def _uuid_batch() -> list[str]:
+    bits = int.from_bytes(os.urandom(16 * _UUID_BATCH), "big") & _UUID_KEEP_ALL | _UUID_SET_ALL
+    h = bits.to_bytes(16 * _UUID_BATCH, "big").hex()
+    return [
+        f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
+        for i in range(0, 32 * _UUID_BATCH, 32)
+    ]
 
 
 def _new_uuid() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID string, as Go's uuid.NewString()."""
+    try:
+        return _uuid_pool.pop()
+    except IndexError:
+        _uuid_pool.extend(_uuid_batch())
+        return _uuid_pool.pop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks of the arguments the builders take (the rest of their fields is known good).
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_text(name: str, value: object) -> str:
+    if type(value) is not str and not isinstance(value, str):
+        raise EnvelopeError(
+            f"not an envelope: field {name!r} must be a string, got {_type_name(value)}"
+        )
+    return value
+
+
+def _check_int64(name: str, value: object) -> int:
+    if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise EnvelopeError(
+            f"not an envelope: field {name!r} must be an integer (Unix nanoseconds), "
+            f"got {_type_name(value)}"
+        )
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise EnvelopeError(f"not an envelope: field {name!r} is out of the int64 range")
+    return value
 
 
 def _topics(reply_to: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -332,7 +271,28 @@ def _topics(reply_to: str | Iterable[str] | None) -> tuple[str, ...]:
         return ()
     if isinstance(reply_to, str):
         return (reply_to,)
-    return tuple(reply_to)
+    if not isinstance(reply_to, Iterable):
+        raise EnvelopeError(
+            "not an envelope: field 'reply_to_topics' must be an array of strings, "
+            f"got {_type_name(reply_to)}"
+        )
+    topics = tuple(reply_to)
+    for topic in topics:
+        if not isinstance(topic, str):
+            raise EnvelopeError(
+                "not an envelope: field 'reply_to_topics' must hold strings, "
+                f"got {_type_name(topic)}"
+            )
+    return topics
+
+
+def _now(now_ns: int | None) -> int:
+    return time.time_ns() if now_ns is None else _check_int64("created_at", now_ns)
+
+
+# ---------------------------------------------------------------------------------------------
+# The envelope.
+# ---------------------------------------------------------------------------------------------
 
 
 def _go_any(value: Any) -> Any:
@@ -386,65 +346,67 @@ class Envelope:
                     f"not an envelope: field {name!r} must be a string, got {_type_name(value)}"
                 )
         for name in _INT_FIELDS:
-            self._check_int64(name, getattr(self, name))
+            _check_int64(name, getattr(self, name))
         topics = self.reply_to_topics
-        if not isinstance(topics, tuple):
-            if isinstance(topics, str) or not isinstance(topics, Iterable):
+        if type(topics) is not tuple:
+            if isinstance(topics, str):
                 raise EnvelopeError(
                     "not an envelope: field 'reply_to_topics' must be an array of strings, "
-                    f"got {_type_name(topics)}"
+                    "got string"
                 )
-            topics = tuple(topics)
-            object.__setattr__(self, "reply_to_topics", topics)
-        for topic in topics:
-            if not isinstance(topic, str):
-                raise EnvelopeError(
-                    "not an envelope: field 'reply_to_topics' must hold strings, "
-                    f"got {_type_name(topic)}"
-                )
+            object.__setattr__(self, "reply_to_topics", _topics(topics))
+        else:
+            _topics(topics)
         if self.error is not None and not isinstance(self.error, str):
             raise EnvelopeError(
                 f"not an envelope: field 'error' must be a string, got {_type_name(self.error)}"
             )
 
-    @staticmethod
-    def _check_int64(name: str, value: object) -> None:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise EnvelopeError(
-                f"not an envelope: field {name!r} must be an integer (Unix nanoseconds), "
-                f"got {_type_name(value)}"
-            )
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise EnvelopeError(f"not an envelope: field {name!r} is out of the int64 range")
-
     # -- wire format ---------------------------------------------------------------------------
 
     def encode(self) -> bytes:
         """The record value, byte-identical to Go's `json.Marshal(envelope)`."""
+        payload = go_json_unescaped(self.payload)
+        try:
+            value = _WIRE_ENCODER.encode(
+                _WireOut(
+                    id=self.id,
+                    root_id=self.root_id,
+                    request_id=self.request_id,
+                    started_at=self.started_at,
+                    created_at=self.created_at,
+                    source_topic=self.source_topic,
+                    destination_topic=self.destination_topic,
+                    reply_to_topics=self.reply_to_topics,
+                    schema_version=self.schema_version,
+                    error=self.error,
+                    payload=_Raw(payload),
+                )
+            )
+        except UnicodeEncodeError:  # a lone surrogate in a field: Go writes \ufffd
+            value = self._encode_exact(payload)
+        return go_escape(value)
+
+    def _encode_exact(self, payload: bytes) -> bytes:
+        """encode() with the standard library's string escaping (for lone surrogates)."""
         parts = ['{"id":', _json_string(self.id), ',"root_id":', _json_string(self.root_id)]
         if self.request_id:
             parts += [',"request_id":', _json_string(self.request_id)]
         parts += [
-            ',"started_at":',
-            str(int(self.started_at)),
-            ',"created_at":',
-            str(int(self.created_at)),
+            f',"started_at":{self.started_at},"created_at":{self.created_at}',
             ',"source_topic":',
             _json_string(self.source_topic),
             ',"destination_topic":',
             _json_string(self.destination_topic),
         ]
         if self.reply_to_topics:
-            parts += [
-                ',"reply_to_topics":[',
-                ",".join(map(_json_string, self.reply_to_topics)),
-                "]",
-            ]
+            topics = ",".join(map(_json_string, self.reply_to_topics))
+            parts += [',"reply_to_topics":[', topics, "]"]
         parts += [',"schema_version":', _json_string(self.schema_version)]
         if self.error is not None:
             parts += [',"error":', _json_string(self.error)]
-        parts += [',"payload":', _encode_payload(self.payload), "}"]
-        return _go_text_to_bytes("".join(parts))
+        parts.append(',"payload":')
+        return go_text_bytes("".join(parts)) + payload + b"}"
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> Envelope:
@@ -454,9 +416,36 @@ class Envelope:
         keys match field names case-insensitively, lone surrogate escapes become U+FFFD. The
         payload stays parsed JSON (a base64 string stays a string; see `payload_json()`).
         """
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise EnvelopeError(f"not an envelope: expected bytes, got {type(data).__name__}")
-        obj = _parse_json(data)
+        if type(data) is not bytes:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise EnvelopeError(f"not an envelope: expected bytes, got {type(data).__name__}")
+            data = bytes(data)
+        # Only the payload can hold a number that is not an int64 field (where -0 reads as 0):
+        # Go writes it last, and no earlier field can hold its key unescaped.
+        start = data.find(b'"payload":')
+        if _INTEGER_NEGATIVE_ZERO.search(data, start if start > 0 else 0) is None:
+            try:
+                wire = _WIRE_DECODER.decode(data)
+            except (msgspec.DecodeError, RecursionError):
+                pass  # not as Go writes it: the exact path reads it or says why not
+            else:
+                payload = wire.payload
+                kind = type(payload)
+                if kind is dict:
+                    payload = WireDict(payload)
+                elif kind is list:
+                    payload = WireList(payload)
+                return _assemble(
+                    cls, wire.id, wire.root_id, wire.request_id, wire.started_at,
+                    wire.created_at, wire.source_topic, wire.destination_topic,
+                    wire.reply_to_topics, wire.schema_version, wire.error, payload,
+                )
+        return cls._decode_exact(data)
+
+    @classmethod
+    def _decode_exact(cls, data: bytes) -> Envelope:
+        """decode() on the exact path: the standard library's parser with Go's leniency."""
+        obj = parse_exact(data)
         if not isinstance(obj, dict):
             raise EnvelopeError(f"not an envelope: JSON {_type_name(obj)}, not an object")
         return cls(**_fields_from_object(obj))
@@ -488,7 +477,7 @@ class Envelope:
         try:
             return self.root_id.encode("utf-8")
         except UnicodeEncodeError:
-            return _LONE_SURROGATE.sub("\ufffd", self.root_id).encode("utf-8")
+            return LONE_SURROGATE.sub("\ufffd", self.root_id).encode("utf-8")
 
     @property
     def kind(self) -> MessageKind:
@@ -530,7 +519,7 @@ class Envelope:
             return payload
         try:
             raw = base64.b64decode(payload, validate=True)
-            return _DECODER.decode(raw.decode("utf-8"))
+            return parse_text(raw.decode("utf-8"))
         except (binascii.Error, ValueError, RecursionError):
             return payload
 
@@ -551,18 +540,12 @@ class Envelope:
         Pass `reply_to` (a topic you consume) to make it a request; the payload is written as
         native JSON (bytes as base64, as Go writes a []byte).
         """
-        now = time.time_ns() if now_ns is None else now_ns
-        envelope_id = f"{source_topic}:{_new_uuid()}"
-        return cls(
-            id=envelope_id,
-            root_id=envelope_id,
-            started_at=now,
-            created_at=now,
-            source_topic=source_topic,
-            destination_topic=destination_topic,
-            reply_to_topics=_topics(reply_to),
-            schema_version=schema_version,
-            payload=payload,
+        now = _now(now_ns)
+        envelope_id = f"{_check_text('source_topic', source_topic)}:{_new_uuid()}"
+        return _assemble(
+            cls, envelope_id, envelope_id, "", now, now, source_topic,
+            _check_text("destination_topic", destination_topic), _topics(reply_to),
+            _check_text("schema_version", schema_version), None, payload,
         )
 
     def child(
@@ -583,16 +566,11 @@ class Envelope:
         """
         if base64_payload:
             payload = base64.b64encode(_dispatch_bytes(payload)).decode("ascii")
-        return Envelope(
-            id=f"{self.destination_topic}:{_new_uuid()}",
-            root_id=self.root_id,
-            started_at=self.started_at,
-            created_at=time.time_ns() if now_ns is None else now_ns,
-            source_topic=self.destination_topic,
-            destination_topic=destination_topic,
-            reply_to_topics=_topics(reply_to),
-            schema_version=self.schema_version,
-            payload=payload,
+        source = self.destination_topic
+        return _assemble(
+            Envelope, f"{source}:{_new_uuid()}", self.root_id, "", self.started_at,
+            _now(now_ns), source, _check_text("destination_topic", destination_topic),
+            _topics(reply_to), self.schema_version, None, payload,
         )
 
     def reply(self, payload: Any, now_ns: int | None = None) -> Envelope:
@@ -603,16 +581,10 @@ class Envelope:
         """
         if not self.reply_to_topics:
             raise EnvelopeError(f"cannot reply to {self.id!r}: it has no reply_to_topics")
-        return Envelope(
-            id=_new_uuid(),
-            root_id=self.root_id,
-            request_id=self.id,
-            started_at=self.started_at,
-            created_at=time.time_ns() if now_ns is None else now_ns,
-            source_topic=self.destination_topic,
-            destination_topic=self.reply_to_topics[0],
-            schema_version=self.schema_version,
-            payload=payload,
+        return _assemble(
+            Envelope, _new_uuid(), self.root_id, self.id, self.started_at, _now(now_ns),
+            self.destination_topic, self.reply_to_topics[0], (), self.schema_version, None,
+            payload,
         )
 
     def reply_error(self, message: str, now_ns: int | None = None) -> Envelope:
@@ -634,5 +606,34 @@ def _dispatch_bytes(payload: Any) -> bytes:
     if isinstance(payload, bytes | bytearray | memoryview):
         return bytes(payload)
     if isinstance(payload, str):
-        return _LONE_SURROGATE.sub("\ufffd", payload).encode("utf-8")
+        return LONE_SURROGATE.sub("\ufffd", payload).encode("utf-8")
     return go_json(payload)
+
+
+_new_object = object.__new__
+(
+    _set_id, _set_root_id, _set_request_id, _set_started_at, _set_created_at, _set_source_topic,
+    _set_destination_topic, _set_reply_to_topics, _set_schema_version, _set_error, _set_payload,
+) = (getattr(Envelope, name).__set__ for name in _WIRE_FIELDS)
+
+
+def _assemble(
+    cls: type[Envelope], id: str, root_id: str, request_id: str, started_at: int,
+    created_at: int, source_topic: str, destination_topic: str,
+    reply_to_topics: tuple[str, ...], schema_version: str, error: str | None, payload: Any,
+) -> Envelope:
+    """An Envelope from fields already checked (by msgspec, or by the builder that calls this):
+    the slots are set directly, without __post_init__'s checks."""
+    envelope = _new_object(cls)
+    _set_id(envelope, id)
+    _set_root_id(envelope, root_id)
+    _set_request_id(envelope, request_id)
+    _set_started_at(envelope, started_at)
+    _set_created_at(envelope, created_at)
+    _set_source_topic(envelope, source_topic)
+    _set_destination_topic(envelope, destination_topic)
+    _set_reply_to_topics(envelope, reply_to_topics)
+    _set_schema_version(envelope, schema_version)
+    _set_error(envelope, error)
+    _set_payload(envelope, payload)
+    return envelope
