@@ -75,10 +75,23 @@ class ConnectionSettings(BaseModel):
         return self.sasl_mechanism == "OAUTHBEARER" or self.msk_iam_region is not None
 
     @classmethod
-    def of(cls, brokers: str | ConnectionSettings, **kw: Any) -> ConnectionSettings:
+    def of(
+        cls, brokers: str | list[str] | tuple[str, ...] | ConnectionSettings, **kw: Any
+    ) -> ConnectionSettings:
+        """Settings from a bootstrap string ("h:9092,h2:9092"), a list of "host:port" (as
+        aiokafka and kafka-python take them) or settings; anything else is a ConfigError."""
         if isinstance(brokers, ConnectionSettings):
             return brokers.model_copy(update=kw) if kw else brokers
-        if not brokers or not brokers.strip():
+        if isinstance(brokers, list | tuple):
+            if not all(isinstance(b, str) and b.strip() and "," not in b for b in brokers):
+                raise ConfigError(f"bootstrap servers must be \"host:port\" strings, got "
+                                  f"{brokers!r}")
+            brokers = ",".join(b.strip() for b in brokers)
+        if not isinstance(brokers, str):
+            raise ConfigError("bootstrap servers must be \"host:port[,host:port...]\", a list "
+                              "of \"host:port\" or ConnectionSettings, not "
+                              f"{type(brokers).__name__}")
+        if not brokers.strip():
             raise ConfigError("no bootstrap servers given (host:port)")
         return cls(bootstrap=brokers.strip(), **kw)
 

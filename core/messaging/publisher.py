@@ -74,6 +74,7 @@ class _Batch:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.future: asyncio.Future[None] = loop.create_future()
         self.results: list[Delivery | PublishError | None] = []
+        # records produced (added once, when sealed) minus reports settled (as they come)
         self.pending = 0
         self.sealed = False  # every record is produced: resolve when pending drops to 0
 
@@ -105,7 +106,7 @@ class KafkaPublisher:
 
     def __init__(
         self,
-        brokers: str | ConnectionSettings,
+        brokers: str | list[str] | tuple[str, ...] | ConnectionSettings,
         *,
         preset: Literal["high-throughput", "low-latency"] | None = None,
         compression: Compression | None = None,
@@ -210,19 +211,45 @@ class KafkaPublisher:
 
     async def publish_many(self, envelopes: Iterable[Envelope]) -> list[Delivery]:
         """Produce many envelopes without waiting message by message; raise on the first error
-        after all of them were acknowledged or failed."""
+        after all of them were acknowledged or failed.
+
+        What a batch shares is done once: the read-only check, the topic check (per distinct
+        topic), the lookups of the producer and the report queue; per record there is only its
+        encoding, one produce() and the partial that routes its report.
+        """
         self.settings.check_writable("publish")
-        if self._producer is None or self._loop is None:
+        producer = self._producer
+        if producer is None or self._loop is None:
             raise PublishError("the publisher is not started (use `async with` or start())")
         batch = _Batch(self._loop)
         results = batch.results
-        send = self._send
+        add_result = results.append
+        queue_report = self._done.append
+        valid_topics = self._valid_topics
+        produce = producer.produce
+        checked_topic = None
+        index = 0
         for envelope in envelopes:
-            target = (batch, len(results))
-            results.append(None)
-            batch.pending += 1
-            send(envelope.destination_topic, envelope.key, envelope.encode(), None, target)
-        self.metrics.batch(len(results))
+            topic = envelope.destination_topic
+            if topic is not checked_topic:
+                if topic not in valid_topics:
+                    validate_kafka_topic(topic)
+                    valid_topics.add(topic)
+                checked_topic = topic
+            value = envelope.encode()
+            add_result(None)
+            on_delivery = partial(_report, queue_report, (batch, index))
+            index += 1
+            try:
+                produce(topic, value, envelope.key, on_delivery=on_delivery)
+            except BufferError:  # librdkafka's queue is full: the slow path
+                self._produce_retrying(topic, envelope.key, value, None, on_delivery)
+            except KafkaException as exc:
+                raise self._produce_error(topic, exc) from None
+            else:
+                self._count_produced()
+        batch.pending += index  # reports that came in already took theirs off
+        self.metrics.batch(index)
         batch.sealed = True
         if batch.pending:
             self._inline_at = 0.0  # nothing more to produce: the poller takes over at once
@@ -264,6 +291,22 @@ class KafkaPublisher:
             self._valid_topics.add(topic)
         # a partial, not a closure: fewer GC-tracked objects alive per record in flight
         on_delivery = partial(_report, self._done.append, target)
+        try:
+            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+        except BufferError:
+            self._produce_retrying(topic, key, value, headers, on_delivery)
+        except KafkaException as exc:
+            raise self._produce_error(topic, exc) from None
+        else:
+            self._count_produced()
+
+    def _produce_retrying(
+        self, topic: str, key: bytes | None, value: bytes,
+        headers: list[tuple[str, bytes]] | None, on_delivery: Callable[..., None],
+    ) -> None:
+        """produce() that serves reports while librdkafka's queue is full; raises PublishError."""
+        producer = self._producer
+        assert producer is not None
         while True:
             try:
                 producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
@@ -273,14 +316,22 @@ class KafkaPublisher:
                 producer.poll(0.05)
                 self._drain()
             except KafkaException as exc:
-                self.metrics.inc("publish_errors", topic)
-                raise PublishError(_describe(exc.args[0], topic)) from None
+                raise self._produce_error(topic, exc) from None
+        self._count_produced()
+
+    def _produce_error(self, topic: str, exc: KafkaException) -> PublishError:
+        self.metrics.inc("publish_errors", topic)
+        return PublishError(_describe(exc.args[0], topic))
+
+    def _count_produced(self) -> None:
+        """Count a produced record; in a burst, serve delivery reports here every so often."""
         self._produced += 1
         if self._produced % INLINE_POLL_EVERY == 0:
             now = time.monotonic()
             if now - self._burst_mark < BURST_WINDOW_S:  # a burst: serve reports right here
                 self._inline_at = now
-                producer.poll(0)
+                assert self._producer is not None
+                self._producer.poll(0)
                 self._drain()
             self._burst_mark = now
 

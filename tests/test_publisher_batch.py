@@ -1,0 +1,69 @@
+"""KafkaPublisher's batch path and how it takes its brokers — on the real broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core import ConfigError, Envelope, KafkaPublisher, TopicNameError, partition_for_key
+from core.messaging.publisher import INLINE_POLL_EVERY
+from tests.kafka_helpers import create_topic, end_offsets, read_all
+
+
+async def test_a_list_of_brokers_works_as_aiokafka_takes_it(kafka, unique):
+    create_topic(kafka.bootstrap, unique)
+    pub = KafkaPublisher([kafka.bootstrap, f" {kafka.bootstrap} "])
+    assert pub.config["bootstrap.servers"] == f"{kafka.bootstrap},{kafka.bootstrap}"
+    envelope = Envelope.new_root("t.src.v1", unique, {"list": True})
+    async with pub:
+        ack = await pub.publish(envelope)
+    (record,) = read_all(kafka.bootstrap, unique, 1)
+    assert (record.offset(), record.key(), record.value()) == (
+        ack.offset, envelope.key, envelope.encode()
+    )
+
+
+@pytest.mark.parametrize(
+    "brokers",
+    [5, None, [], ("h:1", 3), [""], ["h:1,h2:2"], {"h": 1}, b"h:9092", "  "],
+    ids=["int", "none", "empty-list", "non-string", "empty-string-item", "comma-item", "dict",
+         "bytes", "blank"],
+)
+def test_bad_brokers_are_one_config_error(brokers: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        KafkaPublisher(brokers)
+    assert "\n" not in str(info.value)
+
+
+async def test_publish_many_acks_every_record_in_input_order(kafka, unique):
+    """Two topics, records interleaved, several inline-poll bursts: each ack is its record's."""
+    topics = [f"{unique}-a", f"{unique}-b"]
+    for topic in topics:
+        create_topic(kafka.bootstrap, topic, partitions=3)
+    count = 3 * INLINE_POLL_EVERY + 7
+    envelopes = [Envelope.new_root("t.src.v1", topics[i % 2], {"i": i}) for i in range(count)]
+    async with KafkaPublisher(kafka.bootstrap, preset="high-throughput") as pub:
+        acks = await pub.publish_many(iter(envelopes))  # any iterable, consumed once
+        assert await pub.publish_many([]) == []
+    assert len(acks) == count
+    for envelope, ack in zip(envelopes, acks, strict=True):
+        assert ack.topic == envelope.destination_topic
+        assert ack.partition == partition_for_key(envelope.key, 3)
+    for topic in topics:
+        written = {(m.partition(), m.offset()): m.value()
+                   for m in read_all(kafka.bootstrap, topic, count // 2)}
+        expected = {(a.partition, a.offset): e.encode()
+                    for e, a in zip(envelopes, acks, strict=True) if a.topic == topic}
+        assert written == expected
+
+
+async def test_a_bad_topic_is_refused_before_anything_is_produced(kafka, unique):
+    create_topic(kafka.bootstrap, unique)
+    async with KafkaPublisher(kafka.bootstrap) as pub:
+        with pytest.raises(TopicNameError):
+            await pub.publish_many([Envelope.new_root("t.src.v1", "no spaces here", None),
+                                    Envelope.new_root("t.src.v1", unique, None)])
+        assert end_offsets(kafka.bootstrap, unique) == {0: 0}
+        acks = await pub.publish_many([Envelope.new_root("t.src.v1", unique, None)])
+    assert [(a.topic, a.offset) for a in acks] == [(unique, 0)]
