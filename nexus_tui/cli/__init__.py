@@ -27,6 +27,8 @@ COMMANDS = {
     "errors": "nexus_tui.cli.errors:errors",
     "seek": "nexus_tui.cli.seek:seek",
     "demo": "nexus_tui.cli.demo:demo",
+    "exporter": "nexus_tui.cli.exporter:exporter",
+    "health": "nexus_tui.cli.health:health",
 }
 
 
