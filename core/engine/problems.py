@@ -1,0 +1,117 @@
+"""What is wrong with a cluster now: one line per problem, with its severity and reason.
+
+A pure function of the monitor's view, the exact time lags and (optionally) the Nexus traffic
+seen meanwhile; `nexus-tui health` prints it and takes its exit code from the worst severity
+(Nagios: 0 OK, 1 WARN, 2 ERR). Worst problems first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+from core.cluster.time_lag_exact import CommittedRecord, RecordKey, time_lag_of
+from core.engine.monitor import MonitorView, fmt_duration
+from core.health.burrow import GroupStatus
+from core.traffic.window import TopicTraffic
+
+
+class Severity(IntEnum):
+    OK = 0
+    WARN = 1
+    ERR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    severity: Severity
+    kind: str  # group, topic, broker, traffic
+    subject: str  # the group, topic or broker it is about
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.severity.name:<4} {self.kind} {self.subject}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_time_lag_s: float | None = None
+    max_error_ratio: float | None = None
+
+
+def cluster_problems(view: MonitorView, records: Mapping[RecordKey, CommittedRecord],
+                     now: float, thresholds: Thresholds | None = None,
+                     traffic: Iterable[TopicTraffic] = ()) -> list[Problem]:
+    """Every problem of the view, worst first (then by kind and subject)."""
+    thresholds = thresholds or Thresholds()
+    out: list[Problem] = []
+    snap = view.snapshot
+    live = {b.id for b in snap.brokers}
+    named: dict[int, int] = {}
+    for part in snap.partitions():
+        for replica in part.replicas:
+            if replica not in live:
+                named[replica] = named.get(replica, 0) + 1
+    for broker, count in sorted(named.items()):
+        out.append(Problem(Severity.ERR, "broker", str(broker),
+                           f"down: a replica of {count} partition(s), not alive in the cluster"))
+    for name, t in view.topics.items():
+        if t.info.offline:
+            out.append(Problem(Severity.ERR, "topic", name,
+                               f"{t.info.offline} offline partition(s) (no leader)"))
+        if t.info.under_replicated:
+            out.append(Problem(Severity.WARN, "topic", name,
+                               f"{t.info.under_replicated} under-replicated partition(s)"))
+        # hot by produce rate only: records piled up by keys long ago are not a load now
+        if t.msgs_per_s and t.skew.hot_partitions and t.skew.level == "severe":
+            out.append(Problem(Severity.WARN, "topic", name, (
+                f"hot partition(s) {list(t.skew.hot_partitions)} by produce rate "
+                f"(max/mean {t.skew.max_over_mean:.1f}, cv {t.skew.cv:.2f})")))
+    for gid, g in view.groups.items():
+        if g.status is GroupStatus.ERR:
+            out.append(Problem(Severity.ERR, "group", gid, f"ERR: {g.reason}"))
+        elif g.status is GroupStatus.WARN:
+            out.append(Problem(Severity.WARN, "group", gid, f"WARN: {g.reason}"))
+        if g.error:
+            out.append(Problem(Severity.WARN, "group", gid, f"cannot read it: {g.error}"))
+        if g.data_loss:
+            out.append(Problem(Severity.WARN, "group", gid, (
+                f"{g.data_loss} partition(s) committed below the log start: records deleted "
+                "before the group read them")))
+        if thresholds.max_time_lag_s is not None:
+            worst = _worst_time_lag(view, gid, records, now)
+            if worst is not None and worst[0] > thresholds.max_time_lag_s:
+                seconds, bound, where = worst
+                out.append(Problem(Severity.ERR, "group", gid, (
+                    f"time lag {'≥ ' if bound else ''}{fmt_duration(seconds)} on {where}, over "
+                    f"{fmt_duration(thresholds.max_time_lag_s)}")))
+    for t in traffic:
+        if t.topic == "*":
+            continue
+        if thresholds.max_error_ratio is not None and t.replies:
+            ratio = t.error_replies / t.replies
+            if ratio > thresholds.max_error_ratio:
+                out.append(Problem(Severity.ERR, "traffic", t.topic, (
+                    f"{t.error_replies} error replies of {t.replies} "
+                    f"({ratio:.1%}, over {thresholds.max_error_ratio:.1%})")))
+        if t.dead_letters:
+            out.append(Problem(Severity.WARN, "traffic", t.topic, (
+                f"{t.dead_letters} record(s) dead-lettered in the last {t.window_s:g} s")))
+    out.sort(key=lambda p: (-p.severity, p.kind, p.subject))
+    return out
+
+
+def _worst_time_lag(view: MonitorView, gid: str, records: Mapping[RecordKey, CommittedRecord],
+                    now: float) -> tuple[float, bool, str] | None:
+    worst: tuple[float, bool, str] | None = None
+    for p in view.groups[gid].partitions:
+        tl = time_lag_of(p.committed, p.log_end,
+                         records.get((p.topic, p.partition, p.committed or -1)), now)
+        if tl is not None and (worst is None or tl.seconds > worst[0]):
+            worst = (tl.seconds, tl.lower_bound, f"{p.topic}[{p.partition}]")
+    return worst
+
+
+def verdict(problems: Iterable[Problem]) -> Severity:
+    return max((p.severity for p in problems), default=Severity.OK)
