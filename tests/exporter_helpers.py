@@ -23,6 +23,7 @@ Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 class Scrape:
     series: Series
     took_s: float  # wall time of the HTTP request
+    text: str = ""
 
     def values(self, name: str, **match: str) -> dict[tuple[tuple[str, str], ...], float]:
         """label tuples -> value of the samples of `name` whose labels include `match`."""
@@ -53,7 +54,8 @@ class ExporterProcess:
         started = time.perf_counter()
         with urllib.request.urlopen(self.url + path, timeout=5) as resp:
             body = resp.read().decode()
-        return Scrape(parse(body), time.perf_counter() - started)
+        took = time.perf_counter() - started
+        return Scrape(parse(body), took, body)
 
     def healthz(self) -> tuple[int, str]:
         try:

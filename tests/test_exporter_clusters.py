@@ -40,6 +40,9 @@ async def test_a_killed_cluster_goes_down_and_the_other_keeps_updating(kafka, un
                                  group=unique) == 2 for c in (kafka.bootstrap, other))
 
             await wait_until(both_up, 30, "both clusters collected")
+            helps = [line.split()[2] for line in scrape().text.splitlines()
+                     if line.startswith("# HELP ")]
+            assert len(helps) == len(set(helps)), "a family must appear once, all clusters in it"
             local.kill_broker(1)
             killed_at = time.monotonic()
 

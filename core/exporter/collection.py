@@ -21,7 +21,7 @@ from core.cluster.time_lag_exact import CommittedRecordTimes
 from core.config.settings import ConnectionSettings
 from core.engine.monitor import ClusterMonitor, MonitorView
 from core.errors import NexusError
-from core.exporter.families import FamilyOptions, build_families, lagging_keys
+from core.exporter.families import FamilyOptions, build_families, lagging_keys, render_blocks
 
 log = logging.getLogger("nexus_tui.exporter")
 
@@ -42,6 +42,8 @@ class Collected:
     families: list[Metric]
     finished_at: float  # wall clock
     duration_s: float
+    #: the families as exposition text, name -> (HELP/TYPE lines, samples): see render_blocks
+    blocks: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,7 +93,8 @@ class ClusterCollection:
         records = await self.timestamps.lookup(lagging_keys(view))
         now = self.clock()
         families = build_families(self.name, view, records, now, self.options)
-        return Collected(families, now, time.perf_counter() - started)
+        blocks = render_blocks(families)
+        return Collected(families, now, time.perf_counter() - started, blocks)
 
     async def run(self) -> None:
         """Collect forever (until cancelled); log one line when the cluster goes down or

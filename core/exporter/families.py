@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from core.cluster.time_lag_exact import CommittedRecord, RecordKey, time_lag_of
@@ -179,3 +180,34 @@ class _Families:
 
     def done(self) -> list[Metric]:
         return list(self._families.values())
+
+
+class _Fixed:
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def render_blocks(families: list[Metric]) -> dict[str, tuple[str, str]]:
+    """The families in Prometheus's text format, rendered once by prometheus_client when the
+    collection completes: name -> (its HELP and TYPE lines, its sample lines). A scrape then
+    only joins text: the same family from several clusters becomes one block (the format
+    wants each family once), and no scrape pays for formatting thousands of samples."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(families))  # type: ignore[arg-type]
+    blocks: dict[str, tuple[str, str]] = {}
+    name, head, body = "", [], []  # type: ignore[var-annotated]
+    for line in generate_latest(registry).decode().splitlines(keepends=True):
+        if line.startswith("# HELP "):
+            if name:
+                blocks[name] = ("".join(head), "".join(body))
+            name, head, body = line.split(" ", 3)[2], [line], []
+        elif line.startswith("# "):
+            head.append(line)
+        else:
+            body.append(line)
+    if name:
+        blocks[name] = ("".join(head), "".join(body))
+    return blocks

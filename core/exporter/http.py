@@ -6,7 +6,8 @@ wants one block per family) and the exporter's own per-cluster families, compute
 attributes. Nothing here touches Kafka, so a scrape answers while collections hang.
 
 The server runs in its own threads (wsgiref, one thread per request), apart from the event
-loop that collects: `/metrics` (prometheus_client's WSGI app on our registry) and `/healthz`
+loop that collects: `/metrics` (each cluster's families as rendered by prometheus_client when
+its collection completed, joined; see `exposition`) and `/healthz`
 (200 when every cluster was collected within 3 intervals, else 503; a JSON body per cluster).
 """
 
@@ -20,7 +21,12 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -28,15 +34,16 @@ from core.exporter.collection import ClusterCollection
 
 
 class ExporterCollector(Collector):
-    """Every cluster's last collection, plus the per-cluster `nexus_exporter_*` families and
-    `kafka_consumergroup_poll_time_ms`."""
+    """Every cluster's last collection (unless `own_only`), plus the per-cluster
+    `nexus_exporter_*` families and `kafka_consumergroup_poll_time_ms`."""
 
-    def __init__(self, clusters: Sequence[ClusterCollection]) -> None:
+    def __init__(self, clusters: Sequence[ClusterCollection], own_only: bool = False) -> None:
         self.clusters = list(clusters)
+        self.own_only = own_only
 
     def collect(self) -> Iterable[Metric]:
         merged: dict[str, Metric] = {}
-        for cluster in self.clusters:
+        for cluster in () if self.own_only else self.clusters:
             last = cluster.last  # one read: the object is swapped whole, never mutated
             for family in last.families if last is not None else ():
                 into = merged.get(family.name)
@@ -98,10 +105,22 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def _app(registry: CollectorRegistry, clusters: Sequence[ClusterCollection],
-         clock: Callable[[], float]) -> Callable[..., Any]:
-    metrics = make_wsgi_app(registry)
+def exposition(clusters: Sequence[ClusterCollection], own: CollectorRegistry) -> bytes:
+    """/metrics: every cluster's pre-rendered blocks, one block per family, then the
+    exporter's own families and process metrics (rendered now: a few samples)."""
+    heads: dict[str, str] = {}
+    bodies: dict[str, list[str]] = {}
+    for cluster in clusters:
+        last = cluster.last  # one read: swapped whole, never mutated
+        for name, (head, body) in (last.blocks if last is not None else {}).items():
+            heads.setdefault(name, head)
+            bodies.setdefault(name, []).append(body)
+    text = "".join(heads[n] + "".join(bodies[n]) for n in heads)
+    return text.encode() + generate_latest(own)
 
+
+def _app(own: CollectorRegistry, clusters: Sequence[ClusterCollection],
+         clock: Callable[[], float]) -> Callable[..., Any]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":
@@ -110,7 +129,10 @@ def _app(registry: CollectorRegistry, clusters: Sequence[ClusterCollection],
                            [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]
         if path in ("/metrics", "/"):
-            return metrics(environ, start_response)  # type: ignore[no-any-return]
+            body = exposition(clusters, own)
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found: /metrics and /healthz are served here\n"]
 
@@ -122,8 +144,8 @@ class MetricsServer:
 
     def __init__(self, host: str, port: int, clusters: Sequence[ClusterCollection],
                  clock: Callable[[], float] = time.time) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(ExporterCollector(clusters))
+        self.registry = CollectorRegistry(auto_describe=False)  # what is rendered per scrape
+        self.registry.register(ExporterCollector(clusters, own_only=True))
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes and CPU
         self._server = make_server(host, port, _app(self.registry, clusters, clock),
                                    _ThreadingServer, handler_class=_QuietHandler)

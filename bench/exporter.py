@@ -1,0 +1,161 @@
+"""`nexus-tui exporter` at 2,000 partitions / 200 groups: collection time per cluster against
+ConsumerGroupCommand, the cost of the exact time lag, scrape time and the exporter's RSS.
+
+The cluster is bench/snapshot.py's (200 topics of 10 partitions, group i commits on every
+partition of topic i with a random lag of 0-5 records, so ~5 in 6 partitions lag). Then:
+
+- in-process, one `ClusterCollection` (what the exporter runs per cluster): a first
+  collection (fresh clients, every committed record's timestamp fetched) and `--runs` more
+  (clients reused; the timestamps of unchanged commits come from the cache), split into the
+  monitor's snapshot, the timestamp lookup and building the metric families;
+- `ConsumerGroupCommand --describe --all-groups`, a whole JVM process, as the reference;
+- `nexus-tui exporter` as a real process: its own `nexus_exporter_collection_duration_seconds`,
+  the wall time of each scrape of /metrics, the number of series and its RSS
+  (`process_resident_memory_bytes`) once idle between collections;
+
+and every group's exported `kafka_consumergroup_group_sum_lag` is checked to equal
+ConsumerGroupCommand's.
+
+    .venv/bin/python bench/exporter.py [--runs 5] [--quick] [-b HOST:PORT]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from pathlib import Path
+
+from common import (
+    Result,
+    broker,
+    entry,
+    log,
+    parser,
+    print_machine,
+    print_table,
+    write_json,
+)
+from snapshot import grow, reference
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.config.settings import ConnectionSettings  # noqa: E402
+from core.exporter import ClusterCollection, ClusterTarget  # noqa: E402
+from core.exporter.families import lagging_keys  # noqa: E402
+from tests.exporter_helpers import exporter_process  # noqa: E402
+
+
+async def in_process(bootstrap: str, runs: int) -> dict[str, list[float]]:
+    collection = ClusterCollection(ClusterTarget("bench", ConnectionSettings.of(bootstrap)),
+                                   interval_s=10.0, group_filter="^bench-snap-",
+                                   topic_filter="^bench-snap-")
+    got: dict[str, list[float]] = {k: [] for k in (
+        "first", "first_timestamps", "collect", "snapshot", "timestamps", "families",
+        "lagging")}
+    try:
+        for i in range(runs + 1):
+            started = time.perf_counter()
+            view = await collection.monitor.refresh()
+            snap_s = time.perf_counter() - started
+            keys = lagging_keys(view)
+            t0 = time.perf_counter()
+            records = await collection.timestamps.lookup(keys)
+            ts_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            from core.exporter.families import build_families
+
+            build_families("bench", view, records, time.time(), collection.options)
+            fam_s = time.perf_counter() - t0
+            total = time.perf_counter() - started
+            missing = len(keys) - len(records)
+            log(f"  collection {i}: {total:.2f} s (snapshot {snap_s:.2f}, timestamps {ts_s:.2f} "
+                f"for {len(keys)} lagging partitions, {collection.timestamps.last['cached']} "
+                f"cached, {missing} not read; families {fam_s:.2f})")
+            if i == 0:
+                got["first"].append(total)
+                got["first_timestamps"].append(ts_s)
+                got["lagging"].append(len(keys))
+            else:
+                got["collect"].append(total)
+                got["snapshot"].append(snap_s)
+                got["timestamps"].append(ts_s)
+                got["families"].append(fam_s)
+    finally:
+        await collection.close()
+    return got
+
+
+def as_process(bootstrap: str, runs: int, expected: dict[str, int]) -> dict[str, list[float]]:
+    got: dict[str, list[float]] = {"duration": [], "scrape": [], "rss": [], "series": []}
+    with exporter_process("-b", bootstrap, "--interval", "5", "--groups", "^bench-snap-",
+                          "--topics", "^bench-snap-", timeout=120) as exp:
+        seen: set[float] = set()
+        deadline = time.monotonic() + 60 + 10 * runs
+        while len(seen) < runs + 1 and time.monotonic() < deadline:
+            s = exp.scrape()
+            got["scrape"].append(s.took_s)
+            finished = s.one("nexus_exporter_last_success_timestamp_seconds")
+            if finished is not None and finished not in seen:
+                seen.add(finished)
+                if len(seen) > 1:  # the first one pays for connections and the timestamps
+                    got["duration"].append(
+                        s.one("nexus_exporter_collection_duration_seconds") or 0.0)
+                    got["series"].append(float(len(s.series)))
+                    sums = {dict(k)["group"]: v for k, v in
+                            s.values("kafka_consumergroup_group_sum_lag").items()}
+                    bad = [g for g in expected if sums.get(g) != expected[g]]
+                    assert not bad, f"sum lag differs for {len(bad)} groups, e.g. {bad[:3]}"
+                    time.sleep(2.5)  # between collections: the exporter is idle
+                    got["rss"].append(
+                        (exp.scrape().one("process_resident_memory_bytes") or 0) / 2**20)
+            time.sleep(0.5)  # scrape pacing (every scrape is timed)
+    return got
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--topics", type=int, default=None, help="topics (= groups); default 200")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    topics = args.topics or (20 if args.quick else 200)
+    runs = args.runs or (2 if args.quick else 5)
+    print_machine()
+    with broker(args.bootstrap) as b:
+        log(f"growing to {topics} topics x 10 partitions, {topics} groups ...")
+        expected = grow(b.bootstrap, 0, topics, random.Random(7))
+        ref_wall: list[float] = []
+        for _ in range(min(runs, 3)):
+            wall, lags = reference(b.bootstrap)
+            ref_wall.append(wall)
+            ref = {g: v for g, v in lags.items() if g in expected}
+            assert ref == expected, "ConsumerGroupCommand disagrees with the committed lags"
+        log(f"ConsumerGroupCommand: {', '.join(f'{w:.2f}' for w in ref_wall)} s")
+        inproc = asyncio.run(in_process(b.bootstrap, runs))
+        proc = as_process(b.bootstrap, runs, expected)
+    parts = topics * 10
+    results = [
+        Result(f"{parts:,} partitions, {topics} groups: a collection (clients reused)", "s",
+               inproc["collect"], ref_wall,
+               note="ratio = ours / ConsumerGroupCommand --describe --all-groups"),
+        Result("  of which the monitor's snapshot", "s", inproc["snapshot"]),
+        Result("  of which the exact time lags (cached)", "s", inproc["timestamps"]),
+        Result("  of which the metric families", "s", inproc["families"]),
+        Result("  first collection (fresh clients)", "s", inproc["first"]),
+        Result(f"  first time-lag lookup ({int(inproc['lagging'][0])} partitions fetched)", "s",
+               inproc["first_timestamps"]),
+        Result("exporter process: nexus_exporter_collection_duration_seconds", "s",
+               proc["duration"]),
+        Result("exporter process: scrape of /metrics (wall)", "s", proc["scrape"],
+               target="< 0.1 s", check="<=0.1"),
+        Result("exporter process: series per scrape", "n", proc["series"]),
+        Result("exporter process: RSS between collections", "MiB", proc["rss"]),
+    ]
+    print_table("exporter", results, f"{runs} collections; sum lag of every group checked "
+                "equal to ConsumerGroupCommand's")
+    write_json(args.json_out, "exporter", results, {"topics": topics, "runs": runs})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(entry(main))
