@@ -98,3 +98,44 @@ def test_broker_down_is_err(kafka3, unique):
             problems), problems
     finally:
         kafka3.local.start_broker(3)
+
+
+def test_error_replies_over_the_ratio_and_dead_letters_are_reported(kafka, unique):
+    """Nexus traffic during the sample: every reply an error reply, records dead-lettered."""
+    import threading
+
+    from confluent_kafka import Producer
+
+    from core import Envelope
+
+    req, res = f"{unique}.req.v1", f"{unique}.res.v1"
+    dlq = req + ".dlq"
+    for topic in (req, res, dlq):
+        create_topic(kafka.bootstrap, topic, partitions=1)
+    stop = threading.Event()
+
+    def traffic() -> None:  # a request, its error reply and a dead letter every 0.1 s
+        producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 0})
+        while not stop.is_set():
+            q = Envelope.new_root(f"{unique}.caller.v1", req, {"i": 1}, reply_to=res)
+            producer.produce(req, q.encode(), key=q.key)
+            e = q.reply_error("boom")
+            producer.produce(res, e.encode(), key=e.key)
+            producer.produce(dlq, q.encode(), key=q.key)
+            producer.poll(0)
+            stop.wait(0.1)  # the pace of the traffic
+        producer.flush(10)
+
+    thread = threading.Thread(target=traffic, daemon=True)
+    thread.start()
+    try:
+        out = _health("-b", kafka.bootstrap, "--topics", f"^{unique}", "--groups", "^$",
+                      "--sample", "5", "--max-error-ratio", "0.05", "--json")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert out.returncode == 2, out.stdout + out.stderr
+    problems = {(p["severity"], p["subject"]): p["reason"]
+                for p in json.loads(out.stdout)["problems"] if p["kind"] == "traffic"}
+    assert "(100.0%, over 5.0%)" in problems[("ERR", res)], problems
+    assert "dead-lettered" in problems[("WARN", dlq)], problems

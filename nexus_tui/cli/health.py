@@ -29,14 +29,19 @@ CANNOT_TELL = 3
 MIN_PERIOD_S = 0.2
 
 
-async def _traffic_watch(conn: ConnectionSettings, window_s: float) -> TrafficWatcher | None:
-    """A started TrafficWatcher on the cluster's Nexus topics, or None when it has none."""
+async def _traffic_watch(conn: ConnectionSettings, window_s: float,
+                         topic_filter: str | None) -> TrafficWatcher | None:
+    """A started TrafficWatcher on the cluster's Nexus topics (those matching the filter),
+    or None when there are none."""
+    import re
+
     from core.cluster.admin import KafkaAdmin
     from core.traffic.watcher import TrafficWatcher
     from nexus_tui.cli.errors import default_topics
 
     admin = KafkaAdmin(conn)
-    chosen = default_topics(await admin.topic_names())
+    chosen = [t for t in default_topics(await admin.topic_names())
+              if topic_filter is None or re.search(topic_filter, t)]
     if not chosen:
         return None
     watcher = TrafficWatcher(conn, chosen, window_s=min(MAX_WINDOW_S, math.ceil(window_s) + 1),
@@ -54,7 +59,8 @@ async def check(conn: ConnectionSettings, sample_s: float, thresholds: Threshold
     monitor = ClusterMonitor(conn, topic_filter=topic_filter, group_filter=group_filter,
                              configs=False, tracker=LagTracker())
     view = await monitor.refresh()  # unreachable: raises before anything else starts
-    watcher = await _traffic_watch(conn, sample_s) if traffic and sample_s > 0 else None
+    watcher = (await _traffic_watch(conn, sample_s, topic_filter) if traffic and sample_s > 0
+               else None)
     try:
         # a full Burrow window: DEFAULT_WINDOW snapshots spread over the sample
         refreshes = DEFAULT_WINDOW - 1 if sample_s > 0 else 0
