@@ -27,9 +27,11 @@ import sys
 import time
 from pathlib import Path
 
+import snapshot
 from common import (
     Result,
     broker,
+    create_topics,
     entry,
     log,
     parser,
@@ -114,6 +116,12 @@ def as_process(bootstrap: str, runs: int, expected: dict[str, int]) -> dict[str,
     return got
 
 
+def _patient_create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """snapshot.grow's topic creation, waiting up to 5 minutes for the metadata (its 60 s
+    default is too short on a machine shared by many sessions)."""
+    create_topics(bootstrap, names, partitions, timeout=300)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--topics", type=int, default=None, help="topics (= groups); default 200")
@@ -121,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     topics = args.topics or (20 if args.quick else 200)
     runs = args.runs or (2 if args.quick else 5)
     print_machine()
+    snapshot.create_topics = _patient_create_topics  # type: ignore[assignment]
     with broker(args.bootstrap) as b:
         log(f"growing to {topics} topics x 10 partitions, {topics} groups ...")
         expected = grow(b.bootstrap, 0, topics, random.Random(7))

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
+from tests.test_faults import heal
 from tests.test_timelag_live import Paced
 
 
@@ -97,7 +98,7 @@ def test_broker_down_is_err(kafka3, unique):
                 "reason": "down: a replica of 3 partition(s), not alive in the cluster"} in (
             problems), problems
     finally:
-        kafka3.local.start_broker(3)
+        heal(kafka3)  # broker 3 back, every replica in sync, for the next cluster3 test
 
 
 def test_error_replies_over_the_ratio_and_dead_letters_are_reported(kafka, unique):
