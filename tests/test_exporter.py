@@ -23,14 +23,17 @@ PARTITIONS = 4
 def _kafka_rows(bootstrap: str, group: str) -> dict[tuple[str, int], list[str]]:
     """(topic, partition) -> [CURRENT-OFFSET, LOG-END-OFFSET, LAG, CONSUMER-ID, HOST,
     CLIENT-ID] as Kafka's ConsumerGroupCommand --describe prints them."""
+    # its own request timeout is 5 s: too short on a machine shared by many sessions
     out = run_tool(CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--describe",
-                                            "--group", group])
+                                            "--group", group, "--timeout", "60000"],
+                   timeout=300)
     assert out.returncode == 0, out.stderr
     rows = {}
     for line in out.stdout.splitlines():
         cols = line.split()
         if len(cols) >= 9 and cols[0] == group:
             rows[(cols[1], int(cols[2]))] = cols[3:9]
+    assert rows, f"ConsumerGroupCommand printed no rows: {out.stdout} {out.stderr[-1000:]}"
     return rows
 
 
