@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import time
 
+from confluent_kafka import KafkaError, KafkaException
+
 from core.errors import LocalClusterError
 from core.local import LocalCluster
 from tests.exporter_helpers import exporter_process
@@ -22,7 +24,17 @@ async def test_a_killed_cluster_goes_down_and_the_other_keeps_updating(kafka, un
         for bootstrap in (kafka.bootstrap, other):
             create_topic(bootstrap, unique, partitions=2)
             produce_counts(bootstrap, unique, [3, 4])
-            commit_offsets(bootstrap, unique, {(unique, 0): 1})
+
+            def committed(bootstrap: str = bootstrap) -> bool:
+                try:
+                    commit_offsets(bootstrap, unique, {(unique, 0): 1})
+                except KafkaException as exc:  # a fresh cluster loads __consumer_offsets
+                    if exc.args[0].code() != KafkaError.COORDINATOR_LOAD_IN_PROGRESS:
+                        raise
+                    return False
+                return True
+
+            await wait_until(committed, 60, "the commit on a fresh cluster")
         with exporter_process("-b", kafka.bootstrap, "-b", other, "--interval", str(INTERVAL_S),
                               "--timeout", "10", "--topics", f"^{unique}$",
                               "--groups", f"^{unique}$") as exp:

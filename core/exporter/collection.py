@@ -111,7 +111,7 @@ class ClusterCollection:
                 raise
             except Exception as exc:  # every failure is this cluster's, never the others'
                 text = str(exc) if isinstance(exc, NexusError) else f"{type(exc).__name__}: {exc}"
-                if self._ok or self.collections == 0 or text != self.last_error:
+                if self._ok or self.collections == 0:  # went down (or never up): once
                     log.warning("cluster %s: %s", self.name, text)
                 self._ok, self.last_error = False, text
                 self.failures += 1
