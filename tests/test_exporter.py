@@ -101,6 +101,7 @@ async def test_every_lag_series_equals_consumer_group_command(kafka, unique):
             assert scrape.one("kafka_partition_earliest_offset", topic=topic,
                               partition="0") == 0
             assert scrape.one("nexus_exporter_cluster_up", cluster_name=kafka.bootstrap) == 1
+            assert scrape.one("nexus_exporter_collection_errors") == 0
             assert scrape.one("nexus_consumergroup_members", group=active) == 1
             status, body = exp.healthz()
             assert status == 200 and json.loads(body)["status"] == "ok"

@@ -44,6 +44,9 @@ class Collected:
     duration_s: float
     #: the families as exposition text, name -> (HELP/TYPE lines, samples): see render_blocks
     blocks: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: items the snapshot could not read (a group's offsets, a partition's offsets...): their
+    #: series are absent from this collection
+    errors: int = 0
 
 
 @dataclass
@@ -94,7 +97,8 @@ class ClusterCollection:
         now = self.clock()
         families = build_families(self.name, view, records, now, self.options)
         blocks = render_blocks(families)
-        return Collected(families, now, time.perf_counter() - started, blocks)
+        return Collected(families, now, time.perf_counter() - started, blocks,
+                         len(view.snapshot.errors))
 
     async def run(self) -> None:
         """Collect forever (until cancelled); log one line when the cluster goes down or

@@ -67,6 +67,10 @@ class ExporterCollector(Collector):
         success = GaugeMetricFamily("nexus_exporter_last_success_timestamp_seconds",
                                     "When the last successful collection finished (Unix time).",
                                     labels=["cluster_name"])
+        partial = GaugeMetricFamily("nexus_exporter_collection_errors",
+                                    "Items the last completed collection could not read (a "
+                                    "group's or a partition's offsets): their series are "
+                                    "absent.", labels=["cluster_name"])
         failures = GaugeMetricFamily("nexus_exporter_collection_failures",
                                      "Failed collections since the exporter started.",
                                      labels=["cluster_name"])
@@ -79,7 +83,8 @@ class ExporterCollector(Collector):
                 took.add_metric([cluster.name], last.duration_s)
                 poll.add_metric([cluster.name], last.duration_s * 1000)
                 success.add_metric([cluster.name], last.finished_at)
-        yield from (up, took, poll, success, failures)
+                partial.add_metric([cluster.name], last.errors)
+        yield from (up, took, poll, success, partial, failures)
 
 
 def health_report(clusters: Sequence[ClusterCollection], wall_now: float) -> tuple[bool, dict]:
