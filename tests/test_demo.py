@@ -432,10 +432,14 @@ def _start_with_tui(tmp_path: Path) -> tuple[Demo, dict[str, Any], Path]:
     quit_file = tmp_path / "quit"
     run = Demo([sys.executable, str(script), str(state_dir), str(quit_file)], _env(tmp_path),
                state_dir, tmp_path / "stderr.txt")
-    bootstrap = json.loads(run.lines.next(60, "the TUI's settings"))["bootstrap"]
-    assert run.lines.next(30, "the first paint") == "painted"
-    state = json.loads((state_dir / "state.json").read_text())
-    assert state["brokers"][0]["port"] == int(bootstrap.rsplit(":", 1)[1])
+    try:
+        bootstrap = json.loads(run.lines.next(60, "the TUI's settings"))["bootstrap"]
+        assert run.lines.next(30, "the first paint") == "painted"
+        state = json.loads((state_dir / "state.json").read_text())
+        assert state["brokers"][0]["port"] == int(bootstrap.rsplit(":", 1)[1])
+    except BaseException:  # the caller's cleanup never runs: leave no demo or broker behind
+        run.cleanup()
+        raise
     return run, state, quit_file
 
 
