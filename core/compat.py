@@ -6,7 +6,9 @@ each one on the real broker both ways (private and fallback) and checks the sign
 on, so an upgrade that breaks one fails there, by name, instead of silently in a snapshot.
 pyproject.toml pins both libraries to the tested ranges.
 
-Checked with confluent-kafka 2.16.1 (librdkafka 2.16.0) and aiokafka 0.14.0.
+Checked with confluent-kafka 2.6.1 and 2.16.1 (each with the librdkafka of its wheel), aiokafka
+0.12.0 and 0.14.0:
+the ends of the ranges pyproject.toml pins.
 
 The module imports neither library at import time (the aiokafka helpers only use the consumer
 they are given; confluent-kafka is imported on first use), so importing it keeps `nexus-tui
@@ -39,8 +41,8 @@ LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
 def admin_c_method(name: str) -> Callable[..., None] | None:
     """The C method `name` behind `AdminClient.<name>`, or None when it is not there.
 
-    Private: `AdminClient.__mro__[1]` (the C class `cimpl._AdminClientImpl`, confluent-kafka
-    2.6 to 2.16 at least). Why: its list_offsets, describe_consumer_groups and
+    Private: `AdminClient.__mro__[1]` (the C class `cimpl._AdminClientImpl`; checked in
+    confluent-kafka 2.6.1 and 2.16.1). Why: its list_offsets, describe_consumer_groups and
     list_consumer_group_offsets take ONE future for the whole request; the public wrappers add
     a future per partition or per group (with its Condition, RLock and callbacks), which made a
     snapshot of 5,000 partitions allocate ~100,000 GC-tracked objects (BENCHMARKS.md §6).
@@ -59,7 +61,7 @@ def offset_spec_value(spec: OffsetSpec) -> int:
     """The ListOffsets wire value of an OffsetSpec: LATEST, EARLIEST, MAX_TIMESTAMP, or the
     timestamp in ms (what the C list_offsets reads from each TopicPartition's offset).
 
-    Private: `OffsetSpec._value` (confluent-kafka 2.3 to 2.16). Fallback: the public
+    Private: `OffsetSpec._value` (checked in confluent-kafka 2.6.1 and 2.16.1). Fallback: the public
     constructors (`OffsetSpec.earliest()` ... are singletons; `for_timestamp(ts)` keeps
     `.timestamp`), mapped to the protocol's constants.
     """
@@ -177,7 +179,7 @@ def _gathered(futures: Mapping[Any, Future[Any]] | Iterable[Future[Any]],
 
 def private_client(consumer: Any) -> Any:
     """The AIOKafkaClient inside an AIOKafkaConsumer (private: `consumer._client`, aiokafka
-    0.8 to 0.14), or None when it is not there: the helpers below then take their fallback."""
+    0.12.0 and 0.14.0), or None when it is not there: the helpers below then fall back."""
     return getattr(consumer, "_client", None)
 
 
@@ -185,10 +187,11 @@ async def refresh_metadata(consumer: Any, topic: str) -> None:
     """Have `consumer` fetch fresh metadata for `topic` now (a topic created after start()),
     so that `consumer.partitions_for_topic(topic)` sees it.
 
-    Private: `consumer._client.force_metadata_update()` (aiokafka 0.8 to 0.14: the consumer has
-    no public refresh; `topics()` fetches metadata but does not keep it). Fallback: the public
-    `consumer.assign([TopicPartition(topic, 0)])`, which makes the client track the topic and
-    fetch its metadata in the background; the caller assigns the real partitions afterwards.
+    Private: `consumer._client.force_metadata_update()` (aiokafka 0.12.0 and 0.14.0: the
+    consumer has no public refresh; `topics()` fetches metadata but does not keep it).
+    Fallback: the public `consumer.assign([TopicPartition(topic, 0)])`, which makes the client
+    track the topic and fetch its metadata in the background; the caller assigns the real
+    partitions afterwards.
     """
     force = getattr(private_client(consumer), "force_metadata_update", None)
     if callable(force):
@@ -204,7 +207,7 @@ async def close_client(consumer: Any) -> None:
     """Close the connections of `consumer` after its `stop()` was cut short (see
     core/messaging/consumer_stop.py: aio-libs/aiokafka#647).
 
-    Private: `consumer._client.close()` (aiokafka 0.8 to 0.14). Fallback: none exists in the
+    Private: `consumer._client.close()` (aiokafka 0.12.0 and 0.14.0). Fallback: none exists in the
     public API (`stop()` is what failed): the connections then close when the consumer is
     garbage-collected, as aiokafka's own ResourceWarning says.
     """
