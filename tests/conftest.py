@@ -17,6 +17,24 @@ import pytest
 from core.local import LocalCluster
 
 
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Preflight: when a collected test needs Java and Kafka's jars (a cluster of its own or
+    Kafka's tools), stop the run at once with the one line saying what to install."""
+    if config.option.collectonly or not any(
+            {"kafka", "kafka3"} & set(getattr(item, "fixturenames", ())) for item in items):
+        return
+    from core.errors import LocalClusterError
+    from core.local.jars import ensure_jars, find_java
+
+    try:
+        find_java()
+        ensure_jars()  # at once when cached; else fetched now (needed anyway), or mvn missing
+    except LocalClusterError as exc:
+        pytest.exit(f"install first (README, Quick start): {exc}", returncode=4)
+
+
 @dataclass(frozen=True)
 class KafkaCluster:
     bootstrap: str
