@@ -15,7 +15,8 @@ so that the machine's load falls on all of them alike. Ratios are of medians.
   standard-library codec), imported from `git show REV:core/wire/envelope.py`;
 - libraries: msgspec (generic and into the typed Struct) and orjson (if installed), bare.
 
-    .venv/bin/python bench/codec.py [--runs 9] [--before REV] [--quick] [--json FILE]
+    .venv/bin/python bench/codec.py [--runs 9] [--min-cpu-s 0.3] [--before REV] [--quick]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -208,9 +209,11 @@ def run(runs: int, min_s: float, rev: str) -> list[Result]:
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--before", default=BEFORE, help=f"git revision of the old codec ({BEFORE})")
+    p.add_argument("--min-cpu-s", type=float, default=None,
+                   help="CPU seconds per side and repeat (0.3; --quick 0.05)")
     args = p.parse_args(argv)
     runs = args.runs or (3 if args.quick else 9)
-    min_s = 0.05 if args.quick else 0.3
+    min_s = args.min_cpu_s or (0.05 if args.quick else 0.3)
     print_machine()
     results = run(runs, min_s, args.before)
     print_table("envelope codec (CPU µs per record; ratios of medians)", results,
