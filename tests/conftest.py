@@ -67,6 +67,13 @@ def kafka3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     yield from _start(tmp_path_factory, 3)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _audit_log(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Changes the tests make are audited into a temporary file, not the user's state dir."""
+    if not os.environ.get("NEXUS_TUI_AUDIT_LOG"):
+        os.environ["NEXUS_TUI_AUDIT_LOG"] = str(tmp_path_factory.mktemp("audit") / "audit.jsonl")
+
+
 @pytest.fixture
 def unique(request: pytest.FixtureRequest) -> str:
     """A name no other test uses: prefix topics and groups with it."""

@@ -176,6 +176,15 @@ class KafkaAdmin:
     def timeout(self) -> float:
         return self.settings.request_timeout_s
 
+    @property
+    def client(self) -> AdminClient:
+        """The confluent AdminClient (topic_admin.py and group_admin.py write through it)."""
+        return self._admin
+
+    async def result(self, fut: Future[T], what: str) -> T:
+        """`fut`'s result within the timeout; failures as one readable NexusError."""
+        return await self._await(fut, what)
+
     def _unreachable(self, fallback: str) -> ClusterUnreachable:
         """Why the cluster did not answer: refused credentials or TLS (AuthenticationFailed),
         else the last connection error librdkafka reported, else `fallback`."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.cluster.admin import KafkaAdmin
+from core.cluster.audit import audited
 from core.config.settings import ConnectionSettings
 from core.messaging.inbox import RemoteError, ReplyTimeout
 from core.messaging.publisher import Delivery, KafkaPublisher
@@ -71,7 +72,12 @@ async def dispatch_once(
         async with Requester(settings, reply_topic, publisher, source_topic) as requester:
             request = requester.build(topic, payload, root_id)
             request.encode()  # a payload that cannot be JSON fails here, before anything is sent
-            return await _send(requester, request, reply_timeout, on_sent)
+            with audited(settings, "dispatch", _audit_args(request)) as record:
+                result = await _send(requester, request, reply_timeout, on_sent)
+                record.result = {"partition": result.delivery.partition,
+                                 "offset": result.delivery.offset, "error": result.error,
+                                 "reply_kind": result.reply.kind.value if result.reply else None}
+            return result
     finally:
         await publisher.close()
 
@@ -109,3 +115,10 @@ async def _send(
     except ReplyTimeout as exc:
         return DispatchResult(request, exc.delivery, None, None, str(exc),
                               ms_since(acked_at[0], started) if acked_at else None)
+
+
+def _audit_args(request: Envelope) -> dict[str, Any]:
+    """What the audit log keeps of a dispatch: where, the ids, and the payload (cut at 2 KB)."""
+    payload = request.encode().decode("utf-8", "replace")
+    return {"topic": request.destination_topic, "id": request.id, "root_id": request.root_id,
+            "envelope": payload if len(payload) <= 2048 else payload[:2048] + "…"}

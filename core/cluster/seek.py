@@ -41,6 +41,7 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from core.cluster.admin import KafkaAdmin
+from core.cluster.audit import audited
 from core.cluster.seek_parse import (
     SeekStrategy,
     StrategyKind,
@@ -310,6 +311,16 @@ class GroupSeeker:
                         strategy, scope, tuple(wanted.notes + more), planned_at)
 
     async def apply(self, plan: SeekPlan, check_unchanged: bool = True) -> dict[TP, int]:
+        """`_apply`, recorded in the audit log (core/cluster/audit.py)."""
+        changes = [c for c in plan.changes if c.moves]
+        with audited(self.admin.settings, "seek",
+                     {"group": plan.group, "strategy": plan.strategy,
+                      "topics": [str(s) for s in plan.scope]},
+                     before={f"{c.topic}[{c.partition}]": c.current for c in changes},
+                     after={f"{c.topic}[{c.partition}]": c.target for c in changes}):
+            return await self._apply(plan, check_unchanged)
+
+    async def _apply(self, plan: SeekPlan, check_unchanged: bool = True) -> dict[TP, int]:
         """Commit the plan in one AlterConsumerGroupOffsets request, after re-checking that the
         group is Empty or Dead (and, with `check_unchanged`, that no commit moved since the
         plan). Read-only connections are refused before any request."""

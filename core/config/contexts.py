@@ -147,6 +147,8 @@ class NexusSettings(BaseSettings):
     refresh_interval_s: float = Field(5.0, ge=0, description="auto-refresh period; 0 = manual")
     keymap: dict[str, str] = Field(default_factory=dict, description="binding id -> keys")
     reply_topic: str = Field("nexus-tui.replies.v1", description="where dispatch replies land")
+    audit_log: Path | None = Field(None, description="the audit log file (NEXUS_TUI_AUDIT_LOG; "
+                                   "default $XDG_STATE_HOME/nexus-tui/audit.jsonl)")
 
     @classmethod
     def settings_customise_sources(

@@ -19,13 +19,14 @@ from nexus_tui.cli.output import fail
 COMMANDS = {
     "local": "nexus_tui.cli.local:local",
     "topics": "nexus_tui.cli.ops:topics",
-    "topic": "nexus_tui.cli.ops:topic",
+    "topic": "nexus_tui.cli.admin:topic",  # ops.topic with the admin subcommands
     "groups": "nexus_tui.cli.ops:groups",
-    "group": "nexus_tui.cli.ops:group",
+    "group": "nexus_tui.cli.admin:group",  # ops.group with the admin subcommands
     "dispatch": "nexus_tui.cli.ops:dispatch",
     "messages": "nexus_tui.cli.messages:messages",
     "errors": "nexus_tui.cli.errors:errors",
     "seek": "nexus_tui.cli.seek:seek",
+    "audit": "nexus_tui.cli.audit:audit",
     "demo": "nexus_tui.cli.demo:demo",
     "exporter": "nexus_tui.cli.exporter:exporter",
     "health": "nexus_tui.cli.health:health",

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from core.cluster.audit import set_context as set_audit_context
 from core.config.contexts import load_settings
 from core.config.settings import ConnectionSettings, parse_properties
 from nexus_tui.cli.options import (
@@ -31,7 +32,8 @@ def connection_from(
 ) -> ConnectionSettings:
     """Context from the config file (or the default), then the command line on top."""
     settings = load_settings()
-    _, ctx = settings.context(context)
+    name, ctx = settings.context(context)
+    set_audit_context(name)  # the audit log names the context of every change
     props = dict(ctx.client_properties)
     props.update(parse_properties(properties))
     conn = ctx.connection(bootstrap=bootstrap.strip() if bootstrap else None,
