@@ -5,17 +5,35 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool
+from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool, tool_command
 
 TOPIC_COMMAND = "org.apache.kafka.tools.TopicCommand"
 CONFIG_COMMAND = "kafka.admin.ConfigCommand"
 GET_OFFSET_SHELL = "org.apache.kafka.tools.GetOffsetShell"
+DELETE_RECORDS_COMMAND = "org.apache.kafka.tools.DeleteRecordsCommand"
+#: the scripts of Kafka's distribution our plans print, and the classes they run
+SCRIPTS = {"kafka-topics.sh": TOPIC_COMMAND, "kafka-configs.sh": CONFIG_COMMAND,
+           "kafka-consumer-groups.sh": CONSUMER_GROUP_COMMAND,
+           "kafka-delete-records.sh": DELETE_RECORDS_COMMAND}
+
+
+def run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A Kafka command as a plan prints it, run in a POSIX shell with each script name
+    replaced by the java command line of its class (what the script itself runs)."""
+    for script, main_class in SCRIPTS.items():
+        java = shlex.join(tool_command(main_class, []))
+        command = re.sub(rf"(?<![\w.-]){re.escape(script)}(?![\w.-])",
+                         lambda _, j=java: j, command)
+    return subprocess.run(["sh", "-c", command], cwd=cwd, capture_output=True, text=True,
+                          timeout=180)
 
 
 @dataclass

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka import Consumer
 
-from tests.admin_helpers import Cli, check_change_recorded, group_command
+from core.cluster.admin import KafkaAdmin
+from tests.admin_helpers import Cli, check_change_recorded, group_command, run_printed
 from tests.kafka_helpers import commit_offsets, create_topic
 
 
@@ -105,3 +106,20 @@ def test_delete_offsets_of_a_topic_without_commits_is_one_line(kafka, cli, uniqu
     commit_offsets(kafka.bootstrap, group, {(f"{unique}-a", 0): 0})
     line = cli.error("group", "delete-offsets", group, "--topic", f"{unique}-b")
     assert f"no committed offsets on topic {unique}-b" in line
+
+
+async def test_the_printed_delete_offsets_command_does_what_we_do(kafka, cli, unique, tmp_path):
+    topic, other = f"{unique}-a", f"{unique}-b"
+    create_topic(kafka.bootstrap, topic, partitions=2)
+    create_topic(kafka.bootstrap, other)
+    commits = {(topic, 0): 1, (topic, 1): 0, (other, 0): 0}
+    ours, theirs = f"{unique}-ours", f"{unique}-theirs"
+    for group in (ours, theirs):
+        commit_offsets(kafka.bootstrap, group, commits)
+    plan = cli.json("group", "delete-offsets", ours, "--topic", topic)
+    done = run_printed(plan["kafka_command"].replace(ours, theirs), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cli.json("group", "delete-offsets", ours, "--topic", topic, "--execute")
+    admin = KafkaAdmin(kafka.bootstrap)
+    assert await admin.committed_offsets(ours) == await admin.committed_offsets(theirs) == {
+        (other, 0): 0}

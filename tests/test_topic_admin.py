@@ -17,6 +17,7 @@ from tests.admin_helpers import (
     describe_topic,
     group_command,
     log_starts,
+    run_printed,
     topic_configs,
 )
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
@@ -329,3 +330,30 @@ def test_delete_shows_the_groups_and_needs_the_name_confirmed(kafka, cli, unique
 def test_internal_topics_are_never_deleted_or_purged(cli, name):
     assert "internal topic" in cli.error("topic", "delete", name, "--execute", "--confirm", name)
     assert "internal topic" in cli.error("topic", "purge", name, "--all", "--execute")
+
+
+# ---- the Kafka commands the plans print --------------------------------------------------------
+
+
+def test_the_printed_kafka_commands_do_what_we_do(kafka, cli, unique, tmp_path):
+    """Each plan's Kafka command, run as printed on a twin topic, leaves the twin as our
+    --execute leaves ours (configs with a list value, partitions, log starts)."""
+    ours, theirs = f"{unique}-ours", f"{unique}-theirs"
+    for name in (ours, theirs):
+        create_topic(kafka.bootstrap, name, partitions=2)
+        produce_counts(kafka.bootstrap, name, [6, 6])
+    steps = [("alter", "--config", "retention.ms=5000000",
+              "--config", "cleanup.policy=compact,delete", "--delete-config", "segment.ms"),
+             ("add-partitions", "--to", "4"),
+             ("purge", "--before-offset", "0:2", "--before-offset", "1:3")]
+    for command, *args in steps:
+        plan = cli.json("topic", command, ours, *args)
+        done = run_printed(plan["kafka_command"].replace(ours, theirs), tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        cli.json("topic", command, ours, *args, "--execute")
+    assert topic_configs(kafka.bootstrap, ours).replace(ours, theirs) == topic_configs(
+        kafka.bootstrap, theirs)
+    assert "cleanup.policy=compact,delete" in topic_configs(kafka.bootstrap, theirs)
+    assert partition_count(describe_topic(kafka.bootstrap, theirs)) == 4
+    assert log_starts(kafka.bootstrap, ours) == log_starts(kafka.bootstrap, theirs) == {
+        0: 2, 1: 3, 2: 0, 3: 0}

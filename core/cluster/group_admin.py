@@ -9,7 +9,6 @@ from typing import Any
 
 from core.cluster.admin_plan import AdminPlan, AdminRefused, plan_delete_group, plan_delete_offsets
 from core.cluster.change import Changes
-from core.cluster.offset_delete import delete_group_offsets
 from core.cluster.seek_parse import parse_group_id
 from core.cluster.snapshot import GroupInfo, GroupMember
 from core.errors import ConfigError, NexusError
@@ -59,6 +58,8 @@ class GroupAdmin(Changes):
             return {"deleted": group}
         if plan.action == "group.delete-offsets":
             topic = plan.args["topic"]
+            from core.cluster.offset_delete import delete_group_offsets  # aiokafka: on use
+
             try:
                 await delete_group_offsets(self.settings, group, topic,
                                            plan.detail["partitions"])
