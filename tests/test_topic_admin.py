@@ -141,6 +141,14 @@ def test_alter_bad_keys_and_values_are_the_brokers_words_and_change_nothing(
     assert expected in intent["error"] and result["outcome"] == "error"
 
 
+def test_alter_deletes_only_the_topics_own_overrides_as_kafka_configs_does(kafka, cli, unique):
+    create_topic(kafka.bootstrap, unique, config={"retention.ms": "3600000"})
+    for key in ("segment.ms", "no.such.key"):
+        line = cli.error("topic", "alter", unique, "--delete-config", key, "--execute")
+        assert f"--delete-config {key}: not set on topic {unique}" in line
+    assert "retention.ms=3600000" in topic_configs(kafka.bootstrap, unique)
+
+
 def test_alter_an_unknown_topic_is_one_line(cli, unique):
     assert f"topic {unique} does not exist" in cli.error("topic", "alter", unique,
                                                          "--config", "retention.ms=1")
@@ -340,7 +348,7 @@ def test_the_printed_kafka_commands_do_what_we_do(kafka, cli, unique, tmp_path):
     --execute leaves ours (configs with a list value, partitions, log starts)."""
     ours, theirs = f"{unique}-ours", f"{unique}-theirs"
     for name in (ours, theirs):
-        create_topic(kafka.bootstrap, name, partitions=2)
+        create_topic(kafka.bootstrap, name, partitions=2, config={"segment.ms": "3600000"})
         produce_counts(kafka.bootstrap, name, [6, 6])
     steps = [("alter", "--config", "retention.ms=5000000",
               "--config", "cleanup.policy=compact,delete", "--delete-config", "segment.ms"),

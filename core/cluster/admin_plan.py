@@ -211,6 +211,10 @@ def plan_alter(name: str, current: Mapping[str, ConfigValue], to_set: Mapping[st
     both = sorted(set(to_set) & set(to_delete))
     if both:
         raise ConfigError(f"{named(both)}: both set and deleted")
+    not_set = [k for k in to_delete if k not in current or current[k].source != "dynamic"]
+    if not_set:  # Kafka's kafka-configs refuses these too ("Invalid config(s)")
+        raise ConfigError(f"--delete-config {named(not_set)}: not set on topic {name} (only "
+                          "a topic's own overrides can be deleted)")
     rows = []
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
