@@ -214,3 +214,59 @@ async def close_client(consumer: Any) -> None:
     close = getattr(private_client(consumer), "close", None)
     if callable(close):
         await close()
+
+
+# ---- aiokafka: a request neither client library sends -----------------------------------------
+
+
+def offset_delete_request(group_id: str, topic: str, partitions: Sequence[int]) -> Any:
+    """Kafka's OffsetDelete request (API key 47, KIP-496: `kafka-consumer-groups
+    --delete-offsets`) as an aiokafka request, for the public `AIOKafkaClient.send` to the
+    group's coordinator (core/cluster/offset_delete.py); None when it cannot be built.
+
+    Private: `aiokafka.protocol` (api.Request/RequestStruct/Response, types; aiokafka 0.12 to
+    0.14), whose docstrings describe Request subclasses as the way to add a request, outside
+    the package's public API. Why: confluent-kafka (2.16) has no delete_consumer_group_offsets
+    in Python, and aiokafka's clients do not send OffsetDelete. Fallback: none (None: the
+    caller says to use Kafka's own tool).
+    """
+    built = _offset_delete_class()
+    return None if built is None else built(group_id, topic, list(partitions))
+
+
+@functools.cache
+def _offset_delete_class() -> Any:
+    try:
+        from aiokafka.protocol.api import Request, RequestStruct, Response
+        from aiokafka.protocol.types import Array, Int16, Int32, Schema, String
+    except ImportError:
+        return None
+
+    class OffsetDeleteResponse_v0(Response):  # noqa: N801 (aiokafka's naming of versions)
+        API_KEY = 47
+        API_VERSION = 0
+        SCHEMA = Schema(
+            ("error_code", Int16), ("throttle_time_ms", Int32),
+            ("topics", Array(("name", String("utf-8")),
+                             ("partitions", Array(("partition_index", Int32),
+                                                  ("error_code", Int16))))))
+
+    class OffsetDeleteRequest_v0(RequestStruct):  # noqa: N801
+        API_KEY = 47
+        API_VERSION = 0
+        RESPONSE_TYPE = OffsetDeleteResponse_v0
+        SCHEMA = Schema(("group_id", String("utf-8")),
+                        ("topics", Array(("name", String("utf-8")),
+                                         ("partitions", Array(Int32)))))
+
+    class OffsetDeleteRequest(Request[OffsetDeleteRequest_v0]):
+        API_KEY = 47
+
+        def __init__(self, group_id: str, topic: str, partitions: list[int]) -> None:
+            self.args = (group_id, [(topic, partitions)])
+
+        def build(self, request_struct_class: type[OffsetDeleteRequest_v0]
+                  ) -> OffsetDeleteRequest_v0:
+            return request_struct_class(*self.args)
+
+    return OffsetDeleteRequest
