@@ -1,5 +1,5 @@
-"""The project stands alone (issue 13 §2): nothing in it reads a path outside the repository.
-Proven on a copy of the tracked files (`git ls-files`) placed in a folder of its own
+"""The project stands alone (issue 13 §2): nothing in it reads or names a path outside the
+repository. Proven on a copy of the tracked files (`git ls-files`) placed in a folder of its own
 (no sibling folder: `../anything` finds nothing), where the whole suite must collect and the
 pure tests (no broker) must pass, run by this interpreter with PYTHONPATH on the copy and
 NEXUS_TUI_TEST_BOOTSTRAP unset.
@@ -26,6 +26,10 @@ PURE = [
     "tests/test_traffic_window.py", "tests/test_partitioner.py", "tests/test_config.py",
     "tests/test_consumer_stop.py", "tests/test_monitor_view.py",
 ]
+
+#: Paths outside the repository that files once named (built from parts, so that this file
+#: does not name them itself).
+OUTSIDE = re.compile("|".join(re.escape(p) for p in ("/wo" + "rk/", ".." + "/shared")))
 
 #: Property tests run fewer examples in the copy: what is proven there is where the code and
 #: data come from, not the properties (the suite runs those in full).
@@ -103,3 +107,16 @@ def test_the_pure_tests_pass_in_the_copy(copy: Path) -> None:
     assert "core/__init__.py" in " ".join(imported)
     assert all(Path(f).is_relative_to(copy) for f in imported), imported
     assert re.search(r"\d+ passed", proc.stdout) and " failed" not in proc.stdout
+
+
+def test_no_file_names_a_path_outside_the_repository() -> None:
+    found = []
+    for name in _tracked():
+        path = ROOT / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary or deleted in the work tree
+        found += [f"{name}:{n}: {line.strip()}"
+                  for n, line in enumerate(text.splitlines(), 1) if OUTSIDE.search(line)]
+    assert found == []
