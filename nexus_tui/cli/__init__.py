@@ -30,6 +30,7 @@ COMMANDS = {
     "demo": "nexus_tui.cli.demo:demo",
     "exporter": "nexus_tui.cli.exporter:exporter",
     "health": "nexus_tui.cli.health:health",
+    "dlq": "nexus_tui.cli.dlq:dlq",
 }
 
 
