@@ -28,6 +28,7 @@ from core.cluster.dead_letters import REDRIVE_HEADERS, mask_error
 from core.cluster.redrive import progress_group
 from core.cluster.seek_parse import format_datetime
 from tests.kafka_helpers import create_topic, end_offsets, read_all, wait_until
+from tests.test_faults import _leader_of, cluster3  # noqa: F401 (cluster3: the fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -362,3 +363,33 @@ def test_dry_run_writes_nothing_and_shows_the_plan(kafka, unique, cli_env):
     assert data["by_error"] == {"handler failed for user <n>": 10}
     assert len(data["sample"]) == 5 and all(s["target"] == target for s in data["sample"])
     assert nothing_written(kafka.bootstrap, dlq, target, 2)
+
+
+# ---- a broker SIGKILLed during the redrive (3 brokers, replication factor 3) ------------------
+
+
+@pytest.mark.cluster3
+@pytest.mark.usefixtures("cluster3")  # the 3 brokers whole before and after
+async def test_a_broker_killed_during_the_redrive_loses_and_repeats_nothing(
+        kafka3, unique, cli_env):
+    bootstrap, n = kafka3.bootstrap, 3000
+    target = f"{unique}.orders.v1"
+    dlq = f"{target}.dlq"
+    create_topic(bootstrap, target, partitions=3, rf=3)
+    create_topic(bootstrap, dlq, partitions=2, rf=3)
+    fill_dlq(bootstrap, dlq, target, n)
+    victim = _leader_of(bootstrap, target, 0)
+
+    proc = start_redrive(cli_env, bootstrap, dlq, "--rate", "600")
+    await wait_until(lambda: sum(end_offsets(bootstrap, target).values()) >= 600, 60,
+                     "a part redriven")
+    await asyncio.to_thread(kafka3.local.kill_broker, victim)
+    out, err = await asyncio.to_thread(proc.communicate, timeout=180)
+    if proc.returncode != 0:  # the failover may end the run: one line, then go on
+        assert len(err.strip().splitlines()) == 1, err
+        rerun = await asyncio.to_thread(cli, cli_env, "dlq", "redrive", dlq, "--execute",
+                                        "--json", "-b", bootstrap)
+        assert rerun.returncode == 0, rerun.stderr
+    assert _leader_of(bootstrap, target, 0) != victim  # the leader moved under the redrive
+    copies = redriven_copies(bootstrap, target, n)
+    assert len(copies) == n and set(copies.values()) == {1}, Counter(copies.values())
