@@ -210,6 +210,11 @@ class NexusApp(App):
 
         self.push_screen(SeekScreen(group_id))
 
+    def open_dead_letters(self, topic: str | None = None) -> None:
+        from nexus_tui.screens.dead_letters import DeadLettersScreen
+
+        self.push_screen(DeadLettersScreen(topic))
+
     # ---- failures ---------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

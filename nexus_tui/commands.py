@@ -29,6 +29,8 @@ class NexusCommands(Provider):
             if name == "dispatch" and app.read_only:
                 continue
             out.append((name, help_text, partial(app.action_view, name)))
+        out.append(("dlq", "Dead letters: inspect and redrive dead-letter topics",
+                    partial(app.open_dead_letters, None)))
         if not app.read_only:
             out.append(("seek", "Seek: reset a consumer group's offsets",
                         partial(app.open_seek, None)))

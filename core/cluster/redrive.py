@@ -132,6 +132,12 @@ class RedriveRequest:
     def target_of(self, letter: DeadLetter) -> str | None:
         return self.to or letter.original_topic
 
+    def audit_args(self) -> dict[str, Any]:
+        f = self.filter
+        return {"dlq_topic": self.dlq_topic, "to": self.to, "since_ms": f.since_ms,
+                "until_ms": f.until_ms, "error": f.error, "grep": f.grep, "limit": self.limit,
+                "rate": self.rate}
+
 
 @dataclass
 class RedrivePlan:
@@ -160,6 +166,10 @@ class RedrivePlan:
         """Dead letters already put back: the committed prefix plus copies found beyond it."""
         prefix = sum(max(0, self.starts[p] - low) for p, (low, _) in self.marks.items())
         return prefix + len(self.copies)
+
+    def audit_before(self) -> dict[str, Any]:
+        return {"positions": {str(p): o for p, o in sorted(self.starts.items())},
+                "to_send": self.to_send, "by_target": dict(self.by_target)}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -206,6 +216,21 @@ class RedriveResult:
 
 
 Progress = Callable[[int, int], None]  # (records handled, records to handle)
+
+
+def run_audited(redrive: Redrive, plan: RedrivePlan,
+                progress: Progress | None = None) -> RedriveResult:
+    """`redrive.run(plan)` between its audit intent and result lines (the TUI's path; the
+    CLI audits its plan as well)."""
+    from core.cluster.audit import audited
+
+    with audited(redrive.settings, "dlq.redrive", redrive.request.audit_args(),
+                 before=plan.audit_before()) as record:
+        redrive.settings.check_writable("dlq redrive")
+        result = redrive.run(plan, progress)
+        record.after = {"positions": {str(p): o for p, o in sorted(result.positions.items())}}
+        record.result = result.as_json()
+    return result
 
 
 class Redrive:

@@ -17,7 +17,6 @@ SHOW_LIMIT = 100
 
 def _filter(since: str | None, until: str | None, error: str | None, grep: str | None) -> Any:
     from core.cluster.audit import parse_since
-
     from core.cluster.dead_letters import DeadLetterFilter
 
     now_ms = int(time.time() * 1000)
@@ -144,20 +143,17 @@ def dlq_redrive(conn: ConnectionSettings, dlq_topic: str, to: str | None, since:
     the group nexus-tui.redrive.DLQ_TOPIC; an interrupted run continued with the same command
     neither loses nor repeats a record. A dry run unless --execute."""
     from core.cluster.audit import audited
-
     from core.cluster.redrive import Redrive, RedriveRequest
 
     request = RedriveRequest(dlq_topic, to=to, filter=_filter(since, until, error, grep),
                              limit=limit, rate=rate)
-    args = {"dlq_topic": dlq_topic, "to": to, "since": since, "until": until, "error": error,
-            "grep": grep, "limit": limit, "rate": rate}
     redrive = Redrive(conn, request)
-    with audited(conn, "dlq.redrive", args, execute=execute, deferred=True) as record:
+    with audited(conn, "dlq.redrive", request.audit_args(), execute=execute,
+                 deferred=True) as record:
         if execute:
             conn.check_writable("dlq redrive")  # before any request
         plan = redrive.plan()
-        record.before = {"positions": {str(p): o for p, o in sorted(plan.starts.items())},
-                         "to_send": plan.to_send, "by_target": dict(plan.by_target)}
+        record.before = plan.audit_before()
         if not execute:
             record.result = plan.as_json()
         else:

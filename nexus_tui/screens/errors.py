@@ -7,6 +7,7 @@ import time
 
 from rich.markup import escape
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
@@ -21,6 +22,11 @@ COLUMNS = [("Topic", "topic"), ("Msg/s", "msgs"), ("Req/s", "req"), ("Replies/s"
 
 
 class ErrorsScreen(NexusScreen):
+    BINDINGS = [Binding("d", "dead_letters", "Dead letters", id="errors.dead_letters")]
+
+    def action_dead_letters(self) -> None:
+        self.nexus.open_dead_letters()
+
     def compose_body(self) -> ComposeResult:
         yield Label("Errors (Nexus traffic, rolling window)", classes="title")
         yield KeyedTable(COLUMNS, id="errors-table")
