@@ -83,6 +83,8 @@ class DeadLettersScreen(NexusScreen):
 
     def action_reload(self) -> None:
         self.query_one("#dlq-detail", Static).update("reading the dead-letter topics…")
+        if self.topic is not None:  # the asked-for topic's letters do not wait for the list
+            self._load_letters(self.topic)
         self._load_topics()
 
     @work(thread=True, exclusive=True, group="dlq-topics")
@@ -114,10 +116,12 @@ class DeadLettersScreen(NexusScreen):
         names = [s.topic for s in rows]
         chosen = self.topic if self.topic in names else names[0]
         table.move_cursor(row=names.index(chosen))
-        self._choose(chosen)
+        if chosen != self.topic or not self.letters:
+            self._choose(chosen)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "dlq-topics" and event.row_key.value != self.topic:
+        if event.data_table.id == "dlq-topics" and event.row_key.value not in (
+                self.topic, None):
             self._choose(str(event.row_key.value))
         elif event.data_table.id == "dlq-letters":
             self._show_detail(event.cursor_row)
