@@ -27,7 +27,7 @@ Definitions (`time.perf_counter` on the app's loop):
   watcher's are not included).
 * first paint: from `LiveSource.refresh()` returning the first pulse to the UI loop to the first
   compositor frame (`App._display` of the screen) rendered once the screen's KeyedTable holds
-  every row and DataTable's deferred measuring (its `_on_idle` work) is done.
+  every row (KeyedTable measures and lays out within `sync`: no deferred work to wait for).
 * apply: `screen.apply(pulse)` (rows built + `KeyedTable.sync`); apply + frame: from the start
   of `apply` to the first such frame after it. The target is checked on apply + frame.
 * stall: a task on the app's loop sleeps 5 ms in a loop; a stall is how late a wake-up came
@@ -455,9 +455,7 @@ class Probe:
             if not type(self.app.screen).__name__.lower().startswith(screen):
                 return False
             table = current_table(self.app)
-            return (table is not None and table.row_count == rows
-                    and not table._require_update_dimensions and not table._new_rows
-                    and not table._updated_cells)
+            return table is not None and table.row_count == rows
         self._watch = settled
 
     def frame_after(self, t: float) -> float | None:
@@ -567,7 +565,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
 
     async def refresh(label: str, screen: str, idle_after: bool = False) -> dict[str, Any]:
         table = current_table(app)
-        before = dict(table._cells)
+        before = dict(table.signatures)
         n = app.refresh_count
         probe.watch_table(screen, expected[screen])
         started = time.perf_counter()
@@ -577,7 +575,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         await wait_for(pilot, lambda: probe.frame_after(a_end) is not None, 30, "a frame")
         frame = probe.frame_after(a_end)
         assert frame is not None
-        after = table._cells
+        after = table.signatures
         changed = sum(1 for k, sig in after.items() if before.get(k) != sig)
         row = {"label": label, "screen": screen, "apply_ms": (a_end - a_start) * 1000,
                "apply_frame_ms": (frame - a_start) * 1000, "changed": changed,
@@ -650,7 +648,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
                     table = current_table(app)
                     if sort:
                         table.sort_column, table.sort_reverse = "lag", True
-                        table._apply_sort(table.current_key)
+                        table.apply_sort()
                     order_name = "sorted" if sort else "unsorted"
                     with profiled(args.profile, core, f"{screen}-{order_name}"):
                         for k in range(args.steps):

@@ -75,7 +75,7 @@ async def shoot(bootstrap: str, warmup_s: float) -> list[Path]:
             await pilot.press("2")
             await pilot.pause(0.5)
             table = app.screen.query_one("KeyedTable")
-            if "demo.greeting.v1" in table._cells:
+            if "demo.greeting.v1" in table.keys:
                 table.move_cursor(row=table.get_row_index("demo.greeting.v1"))
             await pilot.press("enter")
             await pilot.pause(1.0)
@@ -104,7 +104,7 @@ async def shoot(bootstrap: str, warmup_s: float) -> list[Path]:
             await pilot.pause(0.5)
             app.screen.query_one("#msg-topic").value = "demo.greeting.v1"
             await pilot.press("ctrl+l")
-            await pause_until(pilot, lambda: bool(app.screen.query_one("KeyedTable")._cells),
+            await pause_until(pilot, lambda: bool(app.screen.query_one("KeyedTable").row_count),
                               20)
             save("messages")
             app.screen.query_one("KeyedTable").focus()

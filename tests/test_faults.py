@@ -401,7 +401,7 @@ async def test_one_broker_down_shows_in_the_overview_and_topics_then_clears(
         await pilot.press("2")
         await wait_on(pilot, lambda: type(app.screen).__name__ == "TopicsScreen", 5, "topics")
         table = app.screen.query_one(KeyedTable)
-        await wait_on(pilot, lambda: topic in table._cells, 10, "the topic row")
+        await wait_on(pilot, lambda: topic in table.keys, 10, "the topic row")
         assert str(table.get_cell(topic, "urp")) == "3"
 
         restart_at = time.monotonic()

@@ -262,7 +262,7 @@ async def test_tui_groups_table_reports_a_group_it_may_not_describe(configured, 
         await pilot.press("3")
         await wait_on(pilot, lambda: type(app.screen).__name__ == "GroupsScreen", 5, "groups")
         table = app.screen.query_one(KeyedTable)
-        await wait_on(pilot, lambda: DENIED in table._cells and ALLOWED in table._cells, 20,
+        await wait_on(pilot, lambda: DENIED in table.keys and ALLOWED in table.keys, 20,
                         "both groups")
         assert "not authorized" in str(table.get_cell(DENIED, "reason"))
         assert "not authorized" not in str(table.get_cell(ALLOWED, "reason"))
@@ -372,7 +372,7 @@ async def _tui_screens(app: NexusApp, context: str, seen: dict[str, str],
             seen[f"TUI {context} view {name}"] = app.export_screenshot()
             if name == "Groups" and context == "admin":
                 table = app.screen.query_one(KeyedTable)
-                await wait_on(pilot, lambda t=table: ALLOWED in t._cells, 20, "groups")
+                await wait_on(pilot, lambda t=table: ALLOWED in t.keys, 20, "groups")
                 table.move_cursor(row=table.get_row_index(ALLOWED))
                 await pilot.press("enter")
                 await wait_on(pilot, lambda: type(app.screen).__name__ ==

@@ -29,7 +29,7 @@ async def wait_for(pilot, cond: Callable[[], bool], timeout: float = 30, what: s
 
 def table_keys(app: NexusApp) -> set[str]:
     tables = list(app.screen.query(KeyedTable))
-    return set(tables[0]._cells) if tables else set()
+    return set(tables[0].keys) if tables else set()
 
 
 def cell(app: NexusApp, row: str, column: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from core.engine.monitor import GroupHealth, fmt_duration
 from nexus_tui.screens.base import NexusScreen
@@ -56,7 +56,7 @@ class GroupsScreen(NexusScreen):
         self.query_one(KeyedTable).sync(self._rows.rows(
             (gid, group_values(g)) for gid, g in pulse.view.groups.items()))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         from nexus_tui.screens.group_detail import GroupDetailScreen
 
-        self.app.push_screen(GroupDetailScreen(event.row_key.value))
+        self.app.push_screen(GroupDetailScreen(event.key))

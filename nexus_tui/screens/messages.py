@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker
 
 from core.cluster.browse import (
@@ -162,8 +162,8 @@ class MessagesScreen(NexusScreen):
         self._status(f"{len(records)} record(s) of {escape(what)}"
                      + (f" — {escape(note)}" if note else ""))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        record = self.records.get(event.row_key.value or "")
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        record = self.records.get(event.key)
         if record is not None:
             self.query_one("#message-detail", Static).update(escape(record.pretty()))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from core.engine.monitor import TopicHealth
 from nexus_tui.screens.base import NexusScreen
@@ -58,8 +58,8 @@ class TopicsScreen(NexusScreen):
         self.query_one(KeyedTable).sync(self._rows.rows(
             (name, topic_values(t, traffic.get(name))) for name, t in pulse.view.topics.items()))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.open(event.row_key.value)
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        self.open(event.key)
 
     def action_open(self) -> None:
         self.open(self.query_one(KeyedTable).current_key)
