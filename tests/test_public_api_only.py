@@ -125,7 +125,11 @@ def _attributes(tree: ast.Module, where: Path,
                     and child.func.id in ("getattr", "setattr", "hasattr", "delattr") \
                     and len(child.args) >= 2 and isinstance(child.args[1], ast.Constant) \
                     and isinstance(child.args[1].value, str) and private(child.args[1].value):
-                yield f"{where}:{child.lineno}: {child.func.id}(…, {child.args[1].value!r})"
+                target, name = child.args[0], child.args[1].value
+                own = (isinstance(target, ast.Name) and target.id in ("self", "cls")
+                       and cls is not None and name in own_names(cls, classes))
+                if not own:
+                    yield f"{where}:{child.lineno}: {child.func.id}(…, {name!r})"
             yield from visit(child, cls)
 
     yield from visit(tree, None)
@@ -165,6 +169,8 @@ def test_the_scan_finds_private_names(source: str) -> None:
     "class A:\n    def _helper(self):\n        pass\nclass B(A):\n    def f(self):\n"
     "        self._helper()",
     "def f(p):\n    return p._replace(x=1), type(p).__mro__",
+    "class T:\n    def f(self):\n        self._shown = []\n    def g(self):\n"
+    "        return getattr(self, '_shown', [])",
 ])
 def test_the_scan_lets_our_own_names_be(source: str) -> None:
     assert not list(violations(parse(source)))
