@@ -423,7 +423,7 @@ class Probe:
         async def timed_refresh() -> Any:
             pulse = await refresh()
             self.pulse_at.append(time.perf_counter())
-            timings = source.monitor.timings  # measured in the monitor's process
+            timings = source.engine.timings  # measured in the engine process
             self.snapshot_s.append(timings["snapshot_s"])
             self.observe_s.append(timings["observe_s"])
             return pulse

@@ -3,7 +3,8 @@
 Every Kafka call of the TUI (snapshots, traffic watching, dispatch, seek, browsing) runs on
 this loop, so the UI's loop only ever awaits a finished result: it never waits on a socket
 itself. The heavy refresh work (the monitor's snapshot and lag health, the traffic watcher)
-is not even done here: this loop drives the child processes that do it (core/engine/child.py).
+is not even done here: this loop drives the engine process that does it
+(core/engine/process.py).
 """
 
 from __future__ import annotations

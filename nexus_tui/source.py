@@ -1,8 +1,8 @@
 """Where the TUI's data comes from: a live cluster through the core, or a recorded pulse.
 
-`Pulse` is everything one refresh produces. `LiveSource` builds it on the core loop from
-the cluster monitor (snapshot + lag health) and the traffic watcher (Nexus error rates), each
-run in a child process of its own.
+`Pulse` is everything one refresh produces. `LiveSource` builds it on the core loop from one
+answer of the engine process (core/engine/process.py): the cluster monitor's view (snapshot +
+lag health) and the traffic watcher's figures (Nexus error rates).
 `RecordedSource` replays fixed pulses: only for deterministic screenshots, never as proof of
 Kafka behaviour.
 """
@@ -12,15 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from core.config.settings import ConnectionSettings
 from core.engine.monitor import MonitorView
-from core.engine.monitor_process import MonitorProcess
+from core.engine.process import EngineProcess
 from nexus_tui.coreloop import CoreLoop
-
-if TYPE_CHECKING:
-    from core.engine.traffic_process import TrafficProcess
 
 
 @dataclass(frozen=True)
@@ -54,11 +51,10 @@ class DataSource(Protocol):
 
 
 class LiveSource:
-    """A real cluster, through child processes driven from the core loop: the cluster
-    monitor (core/engine/monitor_process.py: snapshots, lag histories and health; it reads consumer
-    groups through a child of its own, core/engine/group_reader.py) and the Nexus traffic watcher
-    (core/engine/traffic_process.py), so that neither their work nor a librdkafka abort reaches the
-    UI's process."""
+    """A real cluster, through the engine child process driven from the core loop
+    (core/engine/process.py: snapshots, lag histories and health, Nexus traffic), so that
+    neither its work nor a crash of it reaches the UI's process. A dead engine is replaced
+    at the next refresh."""
 
     live = True
 
@@ -66,32 +62,20 @@ class LiveSource:
                  watch_traffic: bool = True) -> None:
         self.settings = settings
         self.core = core
-        self.monitor = MonitorProcess(settings)
         self.watch_traffic = watch_traffic
-        self.traffic: TrafficProcess | None = None
+        self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic)
 
     async def refresh(self) -> Pulse:
         return await self.core.call(self._refresh())
 
     async def _refresh(self) -> Pulse:
-        view = await self.monitor.refresh()
-        if not self.watch_traffic:
-            return Pulse(view)
-        from core.engine.traffic_process import TrafficProcess
-        from core.wire.topic_names import is_dead_letter_topic, is_nexus_topic
-
-        if self.traffic is None:
-            self.traffic = TrafficProcess(self.settings)
-        readings = await self.traffic.readings(
-            t for t in view.snapshot.topics if is_nexus_topic(t) or is_dead_letter_topic(t))
-        return Pulse(view, dict(readings.stats), readings.recent_errors,
-                     readings.recent_dead_letters)
+        reading = await self.engine.refresh()
+        traffic = reading.traffic
+        return Pulse(reading.view, dict(traffic.stats), traffic.recent_errors,
+                     traffic.recent_dead_letters)
 
     async def close(self) -> None:
-        if self.traffic is not None:
-            traffic, self.traffic = self.traffic, None
-            await self.core.call(traffic.close())
-        await self.core.call(self.monitor.close())
+        await self.core.call(self.engine.close())
 
 
 class RecordedSource:

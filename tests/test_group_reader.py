@@ -1,54 +1,168 @@
-"""Groups read in a child process (core/engine/group_reader.py): the same answer as in-process,
-and a child that dies mid-request (librdkafka's abort, #4605) costs one refresh, not the caller."""
+"""Consumer groups read without librdkafka (core/engine/group_reader.py), on real brokers: the
+same `GroupInfo` as librdkafka's reading for classic, KIP-848 and Empty groups, and an engine
+that lives through broker restarts under repeated group reads (the scenario in which
+librdkafka aborted the process, confluentinc/librdkafka#4605)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
 
-import psutil
 import pytest
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
 
-from core.engine.child import CHILD_NICENESS
-from core.engine.monitor import ClusterMonitor
-from core.errors import NexusError
-from tests.child_helpers import call_held_in_child, gone
-from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
+from core.cluster.admin import KafkaAdmin
+from core.config.settings import ConnectionSettings
+from core.engine.group_reader import GroupReader
+from core.engine.process import EngineProcess
+from core.errors import ConfigError, NexusError
+from tests.kafka_helpers import commit_offsets, create_topic, produce_counts, wait_until
 
 
-async def test_groups_from_the_child_equal_in_process_and_survive_its_abort(kafka, unique):
-    topic, group = f"{unique}-t", f"{unique}-g"
+def _members(bootstrap: str, topic: str, groups: dict[str, dict[str, str]]) -> list[Consumer]:
+    """One subscribed consumer per group (extra config per group), polled until assigned."""
+    consumers = [Consumer({"bootstrap.servers": bootstrap, "group.id": gid,
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False, **conf})
+                 for gid, conf in groups.items()]
+    for c in consumers:
+        c.subscribe([topic])
+    deadline = time.monotonic() + 60
+    while not all(c.assignment() for c in consumers):
+        assert time.monotonic() < deadline, "the consumers were not assigned"
+        for c in consumers:
+            c.poll(0.1)  # each poll waits at most 0.1 s: the loop is bounded by the deadline
+    for c in consumers:
+        c.commit(offsets=[type(tp)(tp.topic, tp.partition, 1) for tp in c.assignment()],
+                 asynchronous=False)
+    return consumers
+
+
+async def test_groups_equal_librdkafkas_reading_for_classic_kip848_and_empty_groups(
+        kafka, unique):
+    topic = f"{unique}-t"
     create_topic(kafka.bootstrap, topic, partitions=3)
     produce_counts(kafka.bootstrap, topic, [5, 7, 9])
-    commit_offsets(kafka.bootstrap, group, {(topic, 0): 2, (topic, 2): 9})
-    wanted = f"^{unique}"
-    isolated = ClusterMonitor(kafka.bootstrap, group_filter=wanted, isolate_groups=True)
-    in_process = ClusterMonitor(kafka.bootstrap, group_filter=wanted)
+    commit_offsets(kafka.bootstrap, f"{unique}-empty", {(topic, 0): 2, (topic, 2): 9})
+    consumers = _members(kafka.bootstrap, topic, {
+        f"{unique}-classic": {},
+        f"{unique}-kip848": {"group.protocol": "consumer", "group.instance.id": "static-1"},
+    })
+    reader = GroupReader(ConnectionSettings(bootstrap=kafka.bootstrap))
+    admin = KafkaAdmin(kafka.bootstrap)
     try:
-        view = await isolated.refresh()
-        same = await in_process.refresh()
-        assert view.snapshot.groups == same.snapshot.groups
-        lags = {(r.topic, r.partition): r.lag for r in view.snapshot.partition_lags(group)}
-        assert lags == {(topic, 0): 3, (topic, 1): None, (topic, 2): 0}
-        reader = isolated.admin.group_reader
-        assert reader is not None and reader._proc is not None
-        child = reader._proc.pid
-        assert psutil.Process(child).ppid() == os.getpid()
-        assert psutil.Process(child).nice() == min(19, os.nice(0) + CHILD_NICENESS)
-
-        # the child aborts while a request is in it: one clear error, this process unharmed.
-        # Stopped first, so the abort lands after the request was written (the reader holds
-        # its lock from the write until the answer)
-        refresh = await call_held_in_child(reader, isolated.refresh())
-        os.kill(child, signal.SIGABRT)
-        os.kill(child, signal.SIGCONT)
-        with pytest.raises(NexusError, match=r"SIGABRT.*#4605.*next refresh"):
-            await asyncio.wait_for(refresh, 30)
-        view = await isolated.refresh()  # a new child
-        assert view.snapshot.groups == same.snapshot.groups
-        assert reader.restarts == 1 and reader._proc.pid != child
-        child = reader._proc.pid
+        ours, theirs = [], []
+        got = await reader.groups(re.compile(f"^{unique}"), ours)
+        want = await admin._groups(re.compile(f"^{unique}"), theirs)
+        assert got == want and ours == theirs == []
+        assert list(got) == sorted(got) == [f"{unique}-{k}" for k in ("classic", "empty",
+                                                                      "kip848")]
+        classic, empty, kip848 = got.values()
+        assert (classic.state, classic.group_type, classic.protocol) == (
+            "Stable", "Classic", "range")
+        assert classic.members[0].assignment == ((topic, 0), (topic, 1), (topic, 2))
+        assert classic.offsets == {(topic, 0): 1, (topic, 1): 1, (topic, 2): 1}
+        assert (empty.state, empty.coordinator, empty.offsets) == (
+            "Empty", None, {(topic, 0): 2, (topic, 2): 9})
+        assert (kip848.group_type, kip848.members[0].group_instance_id) == (
+            "Consumer", "static-1")
+        assert kip848.coordinator is not None
+        assert await reader.groups(re.compile(f"^{unique}-nothing"), ours) == {}
     finally:
-        await isolated.close()
-    assert gone(child)
+        for c in consumers:
+            c.close()
+        await reader.close()
+
+
+async def test_a_bad_group_filter_is_one_clear_error(kafka):
+    monitor_engine = EngineProcess(ConnectionSettings(bootstrap=kafka.bootstrap),
+                                   group_filter="(", watch_nexus_topics=False)
+    try:
+        with pytest.raises(ConfigError, match=r"^bad group filter regex '\(': "):
+            await monitor_engine.refresh()
+    finally:
+        await monitor_engine.close()
+
+
+# ---- a broker restarted under repeated group reads ----------------------------------------------
+
+@pytest.fixture
+def cluster3(kafka3) -> Iterator[Any]:
+    """The 3-broker cluster with every broker running before and after the test."""
+    if kafka3.local is None:
+        pytest.skip("fault tests need a cluster this run started")
+
+    def whole() -> None:
+        dead = [n for n, alive in kafka3.local.status().alive.items() if not alive]
+        if dead:
+            kafka3.local.start_brokers(dead, timeout=90)
+
+    whole()
+    try:
+        yield kafka3
+    finally:
+        whole()
+
+
+def _coordinator(bootstrap: str, group: str) -> int:
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    return admin.describe_consumer_groups([group])[group].result(30).coordinator.id
+
+
+@pytest.mark.cluster3
+async def test_the_engine_lives_through_broker_restarts_under_group_reads(cluster3, unique):
+    bootstrap = cluster3.bootstrap
+    topic = f"{unique}-t"
+    create_topic(bootstrap, topic, partitions=6, rf=3)
+    produce_counts(bootstrap, topic, [10] * 6)
+    groups = {f"{unique}-g{i:02d}": {(topic, p): (i + p) % 10 for p in range(6)}
+              for i in range(30)}  # spread over the coordinators of __consumer_offsets
+    for gid, offsets in groups.items():
+        commit_offsets(bootstrap, gid, offsets)
+    expected = {gid: sum(10 - o for o in offsets.values()) for gid, offsets in groups.items()}
+    engine = EngineProcess(ConnectionSettings(bootstrap=bootstrap, request_timeout_s=5),
+                           topic_filter=f"^{unique}", group_filter=f"^{unique}",
+                           watch_nexus_topics=False)
+    answers: list[tuple[float, dict[str, int | None] | str]] = []  # (at, lags or error)
+    stop = asyncio.Event()
+
+    async def reading() -> None:  # group reads back to back, as a refresh loop does
+        while not stop.is_set():
+            try:
+                view = (await engine.refresh()).view
+                answers.append((time.monotonic(),
+                                {g: h.total_lag for g, h in view.groups.items()}))
+            except NexusError as exc:
+                answers.append((time.monotonic(), str(exc)))
+
+    def whole_again(since: float) -> bool:
+        return any(at > since and lags == expected for at, lags in answers)
+
+    try:
+        await engine.refresh()
+        pid = engine.pid
+        loop = asyncio.create_task(reading())
+        victims = [_coordinator(bootstrap, next(iter(groups)))]
+        victims.append(next(n for n in sorted(cluster3.local.status().alive)
+                            if n != victims[0]))
+        for victim in victims:
+            await asyncio.to_thread(cluster3.local.kill_broker, victim)
+            killed_at = time.monotonic()
+            await wait_until(lambda t=killed_at: sum(at > t for at, _ in answers) >= 3, 90,
+                             "three refreshes with the broker down")
+            await asyncio.to_thread(cluster3.local.start_broker, victim, 90)
+            back_at = time.monotonic()
+            await wait_until(lambda t=back_at: whole_again(t), 90,
+                             "every group's lag read again")
+            assert engine.pid == pid and engine.restarts == 0, answers[-3:]
+        stop.set()
+        await loop
+    finally:
+        stop.set()
+        await engine.close()
+    # the reads went on through the restarts: answered (some with errors), never a death
+    assert not any(isinstance(a, str) and "engine process" in a for _, a in answers)
+    assert len(answers) >= 2 * 3 + 2

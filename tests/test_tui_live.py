@@ -107,7 +107,7 @@ async def test_overview_topics_groups_and_details(kafka, unique, make_app):
 
 async def test_errors_screen_shows_live_error_replies_from_the_watcher_process(
         kafka, unique, make_app):
-    """The Nexus traffic figures come from the traffic watcher's child process."""
+    """The Nexus traffic figures come from the engine process's traffic watcher."""
     req, res = f"{unique}.orders.v1", f"{unique}.replies.v1"
     create_topic(kafka.bootstrap, req, partitions=3)
     create_topic(kafka.bootstrap, res, partitions=1)
@@ -115,9 +115,9 @@ async def test_errors_screen_shows_live_error_replies_from_the_watcher_process(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await wait_for(pilot, lambda: {req, res} <= table_keys(app), 30, "traffic rows")
-        traffic = app.source.traffic
-        assert traffic is not None and traffic.pid is not None
-        await app.core.call(traffic.readings(positioned=True))  # records from now are counted
+        engine = app.source.engine
+        assert engine.pid is not None
+        await app.core.call(engine.refresh(positioned=True))  # records from now are counted
         requests = [Envelope.new_root("t.caller.v1", req, {"i": i}, reply_to=res)
                     for i in range(10)]
         async with KafkaPublisher(kafka.bootstrap) as pub:

@@ -160,7 +160,7 @@ class KafkaAdmin:
         self.settings = ConnectionSettings.of(brokers)
         self.configs_ttl_s = configs_ttl_s
         self._configs: dict[str, tuple[float, dict[str, str]]] = {}  # topic -> (read at, configs)
-        #: when set, snapshots read groups through it, in a child process (engine/group_reader.py)
+        #: when set, snapshots read groups through it (core/engine/group_reader.py: no librdkafka)
         self.group_reader: GroupReader | None = None
         timeout_ms = int(self.settings.request_timeout_s * 1000)
         self._link_errors = _LinkErrors()
@@ -259,7 +259,7 @@ class KafkaAdmin:
         # commits first (with the metadata), end offsets after: lag can't go negative. Log
         # start offsets only flag commits below them, so they are read alongside the groups
         groups_read = asyncio.ensure_future(
-            self._read_groups(group_filter, group_re, errors) if groups else _empty_groups())
+            self._read_groups(group_re, errors) if groups else _empty_groups())
         try:
             md, cluster = await asyncio.gather(
                 self._metadata(),
@@ -370,10 +370,10 @@ class KafkaAdmin:
 
     # ---- groups -------------------------------------------------------------------------------
 
-    async def _read_groups(self, group_filter: str | None, group_re: re.Pattern[str] | None,
+    async def _read_groups(self, group_re: re.Pattern[str] | None,
                            errors: list[str]) -> dict[str, GroupInfo]:
         if self.group_reader is not None:
-            return await self.group_reader.groups(group_filter, errors)
+            return await self.group_reader.groups(group_re, errors)
         return await self._groups(group_re, errors)
 
     async def _groups(

@@ -1,3 +1,3 @@
-"""The refresh work that runs in a child process, away from the UI's interpreter: the cluster
-monitor, the traffic watcher, the consumer-group reader, and the one request/response loop
-they share (`child.py`)."""
+"""The refresh work that runs in the engine child process, away from the UI's interpreter: the
+cluster monitor, the consumer-group reader (without librdkafka), the engine that runs them with
+the traffic watcher (`process.py`), and the request/response loop of a child (`child.py`)."""

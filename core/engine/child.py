@@ -1,21 +1,22 @@
 """Work done in a child process of ours, spoken to in length-prefixed pickles over its
-stdin/stdout.
+stdin/stdout: the parent's side (`ChildService`) and the child's (`serve`), one of each for
+every child.
 
 Two reasons to move core work out of a long-lived process (the TUI):
 
-* **A crash stays in the child.** librdkafka can abort the whole process during a broker
-  restart (confluentinc/librdkafka#4605, core/engine/group_reader.py).
 * **The caller stays responsive.** Python runs one thread at a time and its cyclic garbage
-  collector walks every live object of the process: tailing 5,000 partitions with aiokafka
-  costs the UI process both CPU slices and ~30,000 long-lived objects (BENCHMARKS.md §6).
+  collector walks every live object of the process: the refresh's Python work (lag histories,
+  time lags, Burrow verdicts) and the traffic watcher's consumer state would otherwise share
+  the UI's interpreter and its collections.
+* **A crash stays in the child**, and the next call starts a new one.
 
 :class:`ChildService` is the parent's side: one request at a time, an answer or the reason the
 child died (as a `NexusError` naming what it was doing), and a new child on the next call (also
 after a call was cancelled mid-request: that child is stopped, its answer would be out of step).
-The child's side lowers its CPU priority (`background_priority`), reads its first message
-(what to set up) and then answers requests; `read`
-/ `write` are the framing for a blocking child, `read_async` for one with an event loop. Pickles
-only ever travel between a process and the child it started.
+:func:`serve` is the child's side: it lowers the child's CPU priority (`background_priority`),
+reads its first message (what to set up), builds its `Served` from it and answers each request
+in turn until its stdin closes, on an event loop that the served object's own tasks share.
+Pickles only ever travel between a process and the child it started.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import pickle
 import signal
 import struct
 import sys
-from typing import Any, BinaryIO
+from collections.abc import Awaitable, Callable
+from typing import Any, BinaryIO, Protocol
 
 from core.errors import NexusError
 
@@ -126,8 +128,8 @@ class ChildService:
                 proc.kill()
         code = await proc.wait()
         how = (f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}")
-        hint = (" (librdkafka aborts this way when a broker goes away during a request, "
-                "confluentinc/librdkafka#4605)" if code == -signal.SIGABRT else "")
+        hint = (" (an assertion of a native library, librdkafka's among them, ends a process "
+                "this way)" if code == -signal.SIGABRT else "")
         if isinstance(exc, TimeoutError):
             how, hint = f"gave no answer within {self.deadline_s:g} s and was stopped", ""
         return NexusError(f"{self.doing}: the {self.role} process {how}{hint}; "
@@ -143,18 +145,6 @@ def write(stream: BinaryIO, obj: Any) -> None:
     """One message to a blocking stream (flushed)."""
     stream.write(_frame(obj))
     stream.flush()
-
-
-def read(stream: BinaryIO) -> Any:
-    """One message from a blocking stream; EOFError when the other side closed it."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
 
 
 async def read_async(reader: asyncio.StreamReader) -> Any:
@@ -177,3 +167,45 @@ async def stdio_streams() -> tuple[asyncio.StreamReader, BinaryIO]:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     return reader, sys.stdout.buffer
+
+
+class Served(Protocol):
+    """What a child serves: an answer per request, and a goodbye when its stdin closes."""
+
+    async def answer(self, request: Any) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+async def serve(open_served: Callable[[Any], Awaitable[Served]], doing: str) -> None:
+    """The child's loop: the first message builds the served object, then each request gets
+    `(True, answer)` or `(False, NexusError)` (another exception is a bug: it is answered as
+    one line naming it, and the child goes on)."""
+    background_priority()
+    reader, out = await stdio_streams()
+    try:
+        hello = await read_async(reader)
+    except asyncio.IncompleteReadError:
+        return
+    served = await open_served(hello)
+    try:
+        while True:
+            try:
+                request = await read_async(reader)
+            except asyncio.IncompleteReadError:
+                return
+            try:
+                answer: tuple[bool, Any] = (True, await served.answer(request))
+            except NexusError as exc:
+                answer = (False, exc)
+            except Exception as exc:  # noqa: BLE001 - a bug: the caller shows it as one line
+                answer = (False, NexusError(f"{doing}: {type(exc).__name__}: {exc}"))
+            write(out, answer)
+    finally:
+        await served.close()
+
+
+def run_child(open_served: Callable[[Any], Awaitable[Served]], doing: str) -> None:
+    """`python -m <module>`'s entry point for a child: `serve` on a new event loop."""
+    asyncio.run(serve(open_served, doing))
+    sys.exit(0)

@@ -249,9 +249,9 @@ class ClusterMonitor:
     def __init__(self, settings: ConnectionSettings | str, *, include_internal: bool = False,
                  topic_filter: str | None = None, group_filter: str | None = None,
                  tracker: LagTracker | None = None, configs: bool = True,
-                 isolate_groups: bool = False) -> None:
+                 abort_safe_groups: bool = False) -> None:
         self.admin = KafkaAdmin(settings)
-        if isolate_groups:  # a long-lived loop: a librdkafka abort must not take it down
+        if abort_safe_groups:  # a long-lived loop: a librdkafka abort must not take it down
             from core.engine.group_reader import GroupReader
 
             self.admin.group_reader = GroupReader(self.admin.settings)
@@ -275,7 +275,7 @@ class ClusterMonitor:
         return view
 
     async def close(self) -> None:
-        """Stop the group reader's child process, if there is one."""
+        """Close the group reader's client, if there is one."""
         if self.admin.group_reader is not None:
             await self.admin.group_reader.close()
 
