@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from itertools import pairwise
 
@@ -17,9 +18,9 @@ from core.health.burrow import (
     evaluate_group,
     evaluate_group_samples,
     evaluate_partition,
-    fmt_seconds,
 )
 from core.health.lag import LagSample
+from core.health.units import fmt_duration
 
 S = PartitionStatus
 
@@ -46,7 +47,7 @@ class TestRules:
         log_end = [150, 300, 300, 400, 500, 600, 700, 800, 900, 1000]
         v = evaluate_partition(series(committed, log_end), now=100.0)
         assert v.status is S.OK
-        assert v.reason == "lag was 0 80 s ago (now 700)"
+        assert v.reason == "lag was 0 1 min 20 s ago (now 700)"
         assert (v.committed, v.lag) == (300, 700)
 
     def test_caught_up_now(self) -> None:
@@ -69,7 +70,7 @@ class TestRules:
         v = evaluate_partition(series(committed, log_end), now=90.0)
         assert v.status is S.STOP
         assert v.reason == (
-            "committed offset 120 has not moved for 70 s, longer than the 20 s it was moving "
+            "committed offset 120 has not moved for 1 min 10 s, longer than the 20 s it was moving "
             "before (lag 970)"
         )
 
@@ -91,7 +92,7 @@ class TestRules:
         log_end = [2030 - 3 * (9 - i) for i in range(10)]
         v = evaluate_partition(series([1200] * 10, log_end), now=90.0)
         assert v.status is S.STALL
-        assert v.reason == "committed offset 1200 unchanged for 90 s while lag is 830"
+        assert v.reason == "committed offset 1200 unchanged for 1 min 30 s while lag is 830"
         assert evaluate_partition(series([1200] * 10, log_end), 90.0, has_member=True).status is (
             S.STALL
         )
@@ -268,17 +269,11 @@ class TestGroup:
         assert g.reason.endswith("; 1 partition STOP")
 
 
-def test_fmt_seconds() -> None:
-    assert [fmt_seconds(x) for x in (0, 45.4, 119, 120, 185, 7199, 7800, -3)] == [
-        "0 s",
-        "45 s",
-        "119 s",
-        "2 min",
-        "3 min 5 s",
-        "119 min 59 s",
-        "2 h 10 min",
-        "0 s",
-    ]
+def test_one_duration_format_for_every_view() -> None:
+    assert [fmt_duration(x) for x in (0, 45.4, 59.6, 60, 185, 3599, 3600, 7800, -3)] == [
+        "0 s", "45 s", "1 min", "1 min", "3 min 5 s", "59 min 59 s", "1 h", "2 h 10 min",
+        "0 s"]
+    assert (fmt_duration(None), fmt_duration(math.inf)) == ("-", "∞")
 
 
 # ---- property: the verdict is the first rule that matches, in Burrow's order -------------

@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -37,8 +37,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from core.config.settings import ConnectionSettings, OAuthMethod, SaslMechanism, SecurityProtocol
+from core.config.settings import ConnectionFields, ConnectionSettings
 from core.errors import ConfigError
+
+#: the secrets a context may give as `<name>_env` or `<name>_file`, and what each is
+SECRETS = {
+    "sasl_password": "the password",
+    "ssl_key_password": "the TLS key password",
+    "sasl_oauthbearer_client_secret": "the OAuth client secret",
+}
 
 
 def config_path() -> Path:
@@ -50,37 +57,19 @@ def config_path() -> Path:
     return Path(base) / "nexus-tui" / "config.toml"
 
 
-class ContextConfig(BaseModel):
-    """One cluster (a plain model: only NexusSettings reads the environment, with its
-    NEXUS_TUI_ prefix; an unrelated BOOTSTRAP or READ_ONLY env var must not leak in)."""
+class ContextConfig(ConnectionFields):
+    """One cluster: the connection's fields, plus each secret's `<name>_env` / `<name>_file`
+    forms (a plain model: only NexusSettings reads the environment, with its NEXUS_TUI_
+    prefix; an unrelated BOOTSTRAP or READ_ONLY env var must not leak in)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = Field(None, description="prefer sasl_password_env/_file")
     sasl_password_env: str | None = Field(None, description="env var holding the password")
     sasl_password_file: Path | None = Field(None, description="file holding the password")
-    ssl_ca_location: str | None = None
-    ssl_certificate_location: str | None = None
-    ssl_key_location: str | None = None
-    ssl_key_password: SecretStr | None = None
     ssl_key_password_env: str | None = None
     ssl_key_password_file: Path | None = None
-    sasl_oauthbearer_method: OAuthMethod | None = None
-    sasl_oauthbearer_token_endpoint_url: str | None = None
-    sasl_oauthbearer_client_id: str | None = None
-    sasl_oauthbearer_client_secret: SecretStr | None = None
     sasl_oauthbearer_client_secret_env: str | None = None
     sasl_oauthbearer_client_secret_file: Path | None = None
-    sasl_oauthbearer_scope: str | None = None
-    sasl_oauthbearer_extensions: str | None = None
-    msk_iam_region: str | None = Field(None, description="Amazon MSK IAM auth in this region")
-    client_properties: dict[str, str] = Field(default_factory=dict)
-    read_only: bool = Field(False, description="hide and refuse dispatch and seek")
-    request_timeout_s: float = 10.0
 
     def _secret(self, name: str, what: str) -> SecretStr | None:
         """The secret `name`: given inline, else from the env var `name_env`, else from the
@@ -103,28 +92,12 @@ class ContextConfig(BaseModel):
                                   f"{exc.strerror}") from None
         return None
 
-    def password(self) -> SecretStr | None:
-        return self._secret("sasl_password", "the password")
-
     def connection(self, **overrides: Any) -> ConnectionSettings:
-        data = {
-            "bootstrap": self.bootstrap, "security_protocol": self.security_protocol,
-            "sasl_mechanism": self.sasl_mechanism, "sasl_username": self.sasl_username,
-            "sasl_password": self.password(), "ssl_ca_location": self.ssl_ca_location,
-            "ssl_certificate_location": self.ssl_certificate_location,
-            "ssl_key_location": self.ssl_key_location,
-            "ssl_key_password": self._secret("ssl_key_password", "the TLS key password"),
-            "sasl_oauthbearer_method": self.sasl_oauthbearer_method,
-            "sasl_oauthbearer_token_endpoint_url": self.sasl_oauthbearer_token_endpoint_url,
-            "sasl_oauthbearer_client_id": self.sasl_oauthbearer_client_id,
-            "sasl_oauthbearer_client_secret": self._secret(
-                "sasl_oauthbearer_client_secret", "the OAuth client secret"),
-            "sasl_oauthbearer_scope": self.sasl_oauthbearer_scope,
-            "sasl_oauthbearer_extensions": self.sasl_oauthbearer_extensions,
-            "msk_iam_region": self.msk_iam_region,
-            "client_properties": dict(self.client_properties), "read_only": self.read_only,
-            "request_timeout_s": self.request_timeout_s,
-        }
+        """The checked connection: this context's fields, each secret resolved from its
+        inline value, env var or file, then `overrides` (those not None)."""
+        data = self.model_dump(include=set(ConnectionFields.model_fields))
+        for name, what in SECRETS.items():
+            data[name] = self._secret(name, what)
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return ConnectionSettings(**data)

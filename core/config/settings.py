@@ -24,10 +24,11 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"
 OAuthMethod = Literal["default", "oidc"]
 
 
-class ConnectionSettings(BaseModel):
-    """How to reach one Kafka cluster."""
+class ConnectionFields(BaseModel):
+    """The fields of a connection to one Kafka cluster, unchecked: `ConnectionSettings` checks
+    and uses them; a configured context (core/config/contexts.py) derives from them too."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
     security_protocol: SecurityProtocol = "PLAINTEXT"
@@ -53,6 +54,12 @@ class ConnectionSettings(BaseModel):
     )
     read_only: bool = Field(False, description="refuse publish, dispatch and seek")
     request_timeout_s: float = Field(10.0, description="bound on any one admin round trip")
+
+
+class ConnectionSettings(ConnectionFields):
+    """How to reach one Kafka cluster: the fields, checked, frozen, rendered for each client."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     @model_validator(mode="after")
     def _check_oauth(self) -> ConnectionSettings:

@@ -7,7 +7,6 @@ it derives is a pure function of the snapshot, those histories and `now`.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -278,17 +277,3 @@ class ClusterMonitor:
         """Close the group reader's client, if there is one."""
         if self.admin.group_reader is not None:
             await self.admin.group_reader.close()
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """12 s, 4 m 10 s, 2 h 5 m, ∞, or - when unknown."""
-    if seconds is None:
-        return "-"
-    if math.isinf(seconds):
-        return "∞"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} m {s % 60} s"
-    return f"{s // 3600} h {(s % 3600) // 60} m"

@@ -42,6 +42,7 @@ from enum import Enum
 from itertools import pairwise
 
 from core.health.lag import LagSample
+from core.health.units import fmt_duration
 
 DEFAULT_WINDOW = 10
 """Samples judged per partition (Burrow's default ``intervals`` is 10 too)."""
@@ -119,16 +120,6 @@ class GroupVerdict:
         return tuple(p for p in self.partitions if p[2].status is top)
 
 
-def fmt_seconds(seconds: float) -> str:
-    """A short duration in words: "45 s", "3 min 5 s", "2 h 10 min"."""
-    s = max(0, round(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
-
-
 def _normalize(samples: Sequence[LagSample], window: int) -> list[LagSample]:
     """Samples sorted by time, one per timestamp (the later one wins), last ``window``."""
     by_t: dict[float, LagSample] = {}
@@ -204,7 +195,7 @@ def _rule_ok_zero(run: _Run, now: float) -> Rule:
         return None
     if zeros[-1] == len(run.lags) - 1:
         return PartitionStatus.OK, "caught up (lag 0)"
-    ago = fmt_seconds(now - run.ts[zeros[-1]])
+    ago = fmt_duration(now - run.ts[zeros[-1]])
     return PartitionStatus.OK, f"lag was 0 {ago} ago (now {run.lags[-1]})"
 
 
@@ -226,14 +217,14 @@ def _rule_stop(run: _Run, now: float, has_member: bool | None) -> Rule:
             return None
         return PartitionStatus.STOP, (
             f"no member owns the partition; committed offset {offset} unchanged for "
-            f"{fmt_seconds(now - run.ts[0])} while lag is {lag}"
+            f"{fmt_duration(now - run.ts[0])} while lag is {lag}"
         )
     quiet, active = now - run.ts[i], run.ts[i] - run.ts[0]
     if quiet <= active:
         return None
     return PartitionStatus.STOP, (
-        f"committed offset {offset} has not moved for {fmt_seconds(quiet)}, longer than "
-        f"the {fmt_seconds(active)} it was moving before (lag {lag})"
+        f"committed offset {offset} has not moved for {fmt_duration(quiet)}, longer than "
+        f"the {fmt_duration(active)} it was moving before (lag {lag})"
     )
 
 
@@ -242,7 +233,7 @@ def _rule_stall(run: _Run, now: float) -> Rule:
     if run.last_change() is not None:
         return None
     return PartitionStatus.STALL, (
-        f"committed offset {run.offsets[-1]} unchanged for {fmt_seconds(now - run.ts[0])} "
+        f"committed offset {run.offsets[-1]} unchanged for {fmt_duration(now - run.ts[0])} "
         f"while lag is {run.lags[-1]}"
     )
 

@@ -12,8 +12,9 @@ import click
 
 from core.cluster.admin import KafkaAdmin, NotFound
 from core.config.settings import ConnectionSettings
-from core.engine.monitor import ClusterMonitor, GroupHealth, MonitorView, TopicHealth, fmt_duration
+from core.engine.monitor import ClusterMonitor, GroupHealth, MonitorView, TopicHealth
 from core.errors import ConfigError
+from core.health.units import fmt_duration
 from core.wire.partitioner import partition_for_key
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit, json_mode

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Static
 
-from core.engine.monitor import fmt_duration
+from core.health.units import fmt_duration
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 from nexus_tui.widgets import Cell, KeyedTable, num

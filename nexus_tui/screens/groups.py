@@ -7,7 +7,8 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import Label
 
-from core.engine.monitor import GroupHealth, fmt_duration
+from core.engine.monitor import GroupHealth
+from core.health.units import fmt_duration
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 from nexus_tui.widgets import Cell, KeyedTable, RowCache, num, spark
