@@ -54,10 +54,10 @@ async def test_groups_equal_librdkafkas_reading_for_classic_kip848_and_empty_gro
     reader = GroupReader(ConnectionSettings(bootstrap=kafka.bootstrap))
     admin = KafkaAdmin(kafka.bootstrap)
     try:
-        ours, theirs = [], []
+        ours: list[str] = []
         got = await reader.groups(re.compile(f"^{unique}"), ours)
-        want = await admin._groups(re.compile(f"^{unique}"), theirs)
-        assert got == want and ours == theirs == []
+        snap = await admin.snapshot(topic_filter=f"^{unique}", group_filter=f"^{unique}")
+        assert got == snap.groups and ours == list(snap.errors) == []
         assert list(got) == sorted(got) == [f"{unique}-{k}" for k in ("classic", "empty",
                                                                       "kip848")]
         classic, empty, kip848 = got.values()
