@@ -74,9 +74,9 @@ class OffsetTimeTable:
     * in a run of equal offsets only the first and last samples are kept, so idle
       partitions do not push useful history out of the table.
 
-    The points live in two flat arrays (int64 offsets, float64 times), not in tuples: a TUI on
-    5,000 partitions keeps 300,000 of them, and as objects they cost ~120 bytes each and
-    lengthen every garbage collection (BENCHMARKS.md §6).
+    The points live in two flat arrays (int64 offsets, float64 times), not in tuples: a big
+    cluster's histories hold hundreds of thousands of them, which as objects would cost many
+    times the memory and lengthen every garbage collection.
     """
 
     __slots__ = ("_maxlen", "_offsets", "_resets", "_times")
@@ -307,8 +307,9 @@ class LagHistory:
 
     A key's samples are kept in two flat arrays — times (float64) and (committed, log end,
     log start) triples (int64, ``-1`` for "none") — and become :class:`LagSample` objects
-    only when read. 200 groups on 5,000 partitions hold 600,000 samples: as objects they
-    took ~120 MB and made each full garbage collection pause the UI for 0.3–0.7 s.
+    only when read: a big cluster's histories hold hundreds of thousands of samples, which
+    as objects would cost many times the memory and be walked by every full garbage
+    collection.
     """
 
     def __init__(
