@@ -177,3 +177,14 @@ class ClusterSnapshot:
 
     def group_lag(self, group_id: str) -> GroupLag:
         return summarize_group(group_id, self.partition_lags(group_id))
+
+
+def _as_constructed(self: object) -> tuple[type, tuple[object, ...]]:
+    """Pickled as its constructor's arguments. A slotted dataclass's own pickling calls
+    `dataclasses.fields()` for every object it unpickles, which made most of the time the UI
+    process spent unpickling the engine's answer (thousands of partitions)."""
+    return type(self), tuple(getattr(self, name) for name in self.__dataclass_fields__)  # type: ignore[attr-defined]
+
+
+for _cls in (Broker, PartitionInfo, TopicInfo, GroupMember, GroupInfo):
+    _cls.__reduce__ = _as_constructed  # type: ignore[method-assign,assignment]

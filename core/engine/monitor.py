@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from core.cluster.admin import KafkaAdmin
 from core.cluster.snapshot import ClusterSnapshot, TopicInfo
 from core.config.settings import ConnectionSettings
+from core.engine.columns import FIELDS, PartitionColumns
 from core.health.burrow import (
     GroupStatus,
     GroupVerdict,
@@ -75,11 +76,6 @@ class PartitionHealth(NamedTuple):
                                 self.verdict_committed, self.verdict_lag)
 
 
-#: positions in a GroupHealth.partition_rows tuple
-_TOPIC = PartitionHealth._fields.index("topic")
-_OFFSET_LAG = PartitionHealth._fields.index("offset_lag")
-
-
 @dataclass(frozen=True)
 class GroupHealth:
     group_id: str
@@ -94,17 +90,20 @@ class GroupHealth:
     status: GroupStatus
     reason: str
     topics: tuple[str, ...]
-    #: per partition, the fields of a PartitionHealth as a plain tuple (see `partitions`)
-    partition_rows: tuple[tuple[Any, ...], ...]
+    #: every partition's PartitionHealth fields, as columns (core/engine/columns.py)
+    partition_columns: PartitionColumns
     lag_series: tuple[int, ...]  # recent total lags, oldest first (sparklines)
     data_loss: int = 0  # partitions whose commit is below log start
     error: str | None = None
 
     @property
+    def partition_rows(self) -> tuple[tuple[Any, ...], ...]:
+        """Every partition's health as a plain tuple in PartitionHealth's field order."""
+        return self.partition_columns.rows()
+
+    @property
     def partitions(self) -> tuple[PartitionHealth, ...]:
-        """Every partition's health. Made when asked for: the view keeps plain tuples of
-        plain values, which Python's garbage collector stops tracking (it does so for exact
-        tuples, not for a NamedTuple), so a big view adds nothing to its collections."""
+        """Every partition's health, made when asked for (the view keeps columns)."""
         return tuple(map(PartitionHealth._make, self.partition_rows))
 
 
@@ -154,8 +153,9 @@ class LagTracker:
         for gid, health in groups.items():
             for name in health.topics:
                 consumers.setdefault(name, []).append(gid)
-            for row in health.partition_rows:  # PartitionHealth fields, by position
-                topic, lag = row[_TOPIC], row[_OFFSET_LAG]
+            columns = health.partition_columns
+            for topic, lag in zip(columns.column("topic"), columns.column("offset_lag"),
+                                  strict=True):
                 if lag is not None and lag > max_lags.get(topic, -1):
                     max_lags[topic] = lag
         topics = {name: self._topic(info, tuple(consumers.get(name, ())), max_lags.get(name),
@@ -215,7 +215,7 @@ class LagTracker:
             time_lag_estimated=estimated, eta_s=self._eta(total, parts),
             trend=lag_trend(list(series), now, self.trend_window_s),
             status=verdict.status, reason=verdict.reason, topics=info.topics,
-            partition_rows=tuple([tuple(p) for p in parts]),
+            partition_columns=PartitionColumns.of(parts),
             lag_series=tuple(v for _, v in list(series)[-SPARK_POINTS:]),
             data_loss=sum(1 for r in lags if r.data_loss), error=info.error,
         )
@@ -276,3 +276,6 @@ class ClusterMonitor:
         """Close the group reader's client, if there is one."""
         if self.admin.group_reader is not None:
             await self.admin.group_reader.close()
+
+
+assert PartitionHealth._fields == FIELDS, "core/engine/columns.py keeps PartitionHealth's order"

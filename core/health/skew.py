@@ -31,6 +31,11 @@ class Skew:
     hot_partitions: tuple[int, ...]
     level: SkewLevel
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        # as its constructor's arguments: a slotted dataclass's own unpickling calls
+        # dataclasses.fields() per object (one Skew per topic in the engine's answer)
+        return Skew, (self.cv, self.max_over_mean, self.hot_partitions, self.level)
+
 
 def _as_items(counts: Sequence[float] | Mapping[int, float]) -> list[tuple[int, float]]:
     """(partition id, value) pairs: list positions for a sequence, keys for a mapping."""
