@@ -23,7 +23,7 @@ and on each screen do `--steps` 5 % refreshes unsorted and `--steps` sorted by l
 Definitions (`time.perf_counter` on the app's loop):
 
 * first snapshot: `KafkaAdmin.snapshot` + `LagTracker.observe` of the first refresh, in the
-  monitor's child process (`ClusterMonitor.timings`; the child's start-up and the traffic
+  engine process (`ClusterMonitor.timings`; the engine's start-up and the traffic
   watcher's are not included).
 * first paint: from `LiveSource.refresh()` returning the first pulse to the UI loop to the first
   compositor frame (`App._display` of the screen) rendered once the screen's KeyedTable holds
@@ -481,8 +481,8 @@ async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float, what: s
 @contextlib.contextmanager
 def profiled(directory: str | None, core: Any, name: str) -> Iterator[None]:
     """pyinstrument on the UI thread and on the core loop's thread (wall clock, each). The
-    refresh's own work (snapshot, lag health) runs in the monitor's child process: the core
-    thread's profile shows only its driving of the children and the view's unpickling."""
+    refresh's own work (snapshot, lag health) runs in the engine process: the core thread's
+    profile shows only its driving of the engine and the answer's unpickling."""
     if not directory:
         yield
         return
@@ -888,7 +888,7 @@ def main() -> None:
     p.add_argument("--json", dest="json_out", default=None, metavar="FILE")
     p.add_argument("--profile", default=None, metavar="DIR",
                    help="write pyinstrument profiles (UI and core threads) of the 5%% refreshes "
-                   "(the monitor's child process is not profiled)")
+                   "(the engine process is not profiled)")
     what_if = p.add_argument_group("what-ifs (not the app's behaviour: to locate a cost)")
     what_if.add_argument("--gc-threshold", default=None, metavar="G0,G1,G2",
                          help="the app's GC thresholds after its first paint (default "

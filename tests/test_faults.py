@@ -284,8 +284,8 @@ def make_app() -> Iterator[Callable[..., NexusApp]]:
         core = CoreLoop()
         cores.append(core)
         settings = ConnectionSettings(bootstrap=bootstrap, request_timeout_s=3.0)
-        # groups included: the TUI reads them in a child process (core/engine/group_reader.py), so
-        # librdkafka's abort during broker restarts (#4605) cannot take the app down
+        # groups included: the engine reads them without librdkafka (core/engine/group_reader.py),
+        # so librdkafka's abort during broker restarts (#4605) cannot take it down
         source = LiveSource(settings, core)
         return NexusApp(source, AppOptions(context="faults", refresh_interval_s=refresh), core)
 
