@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from core.cluster.audit import set_context as set_audit_context
 from core.config.settings import ConnectionSettings
 from core.errors import NexusError
 from nexus_tui.commands import NexusCommands
@@ -242,6 +243,11 @@ class NexusApp(App):
         if callable(shown):
             shown(worker, reason)
 
+    def open_audit(self) -> None:
+        from nexus_tui.screens.audit import AuditScreen
+
+        self.push_screen(AuditScreen())
+
     # ---- refresh ----------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
@@ -344,6 +350,7 @@ class NexusApp(App):
         await self.source.close()
         self.source = LiveSource(settings, self.core)
         self.options.context = name
+        set_audit_context(name)
         self.pulse, self.error, self.last_ok, self.failures = None, None, None, 0
         self.notify(f"context {name}: {settings.bootstrap}")
         self.action_refresh()

@@ -37,6 +37,7 @@ class NexusCommands(Provider):
         for ctx in sorted(app.options.contexts):
             out.append((f"ctx {ctx}", f"Switch to context {ctx}",
                         partial(app.start_context_switch, ctx)))
+        out.append(("audit", "Audit log: every change made to a cluster", app.open_audit))
         out.append(("refresh", "Refresh now", app.action_refresh))
         out.append(("help", "List every key", app.action_help))
         out.append(("quit", "Quit nexus-tui", app.exit))

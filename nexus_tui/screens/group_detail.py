@@ -19,7 +19,11 @@ STATUS_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold red", "STOP": "b
 
 
 class GroupDetailScreen(NexusScreen):
-    BINDINGS = [Binding("s", "seek", "Seek offsets", id="group.seek")]
+    BINDINGS = [Binding("s", "seek", "Seek offsets", id="group.seek"),
+                Binding("D", "admin('group.delete')", "Delete group", id="group.delete",
+                        show=False),
+                Binding("X", "admin('group.delete-offsets')", "Delete offsets",
+                        id="group.delete_offsets", show=False)]
 
     def __init__(self, group_id: str) -> None:
         super().__init__()
@@ -31,7 +35,7 @@ class GroupDetailScreen(NexusScreen):
         yield KeyedTable(COLUMNS, id="group-partitions")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "seek" and self.nexus.read_only:
+        if action.startswith(("seek", "admin")) and self.nexus.read_only:
             return False  # hidden: read-only has no seek at all
         return True
 
@@ -58,6 +62,11 @@ class GroupDetailScreen(NexusScreen):
                 Cell(v.status.value, v.status.value, STATUS_STYLE.get(v.status.value, "")),
             ]
         self.query_one(KeyedTable).sync(rows)
+
+    def action_admin(self, action: str) -> None:
+        from nexus_tui.screens.admin import open_admin
+
+        open_admin(self.nexus, action, self.group_id)
 
     def action_seek(self) -> None:
         if self.nexus.read_only:

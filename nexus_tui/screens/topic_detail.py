@@ -4,6 +4,7 @@ and which partition a root id lands on."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
@@ -33,6 +34,14 @@ def bars(values: dict[int, float], hot: tuple[int, ...], width: int = BAR_WIDTH,
 
 
 class TopicDetailScreen(NexusScreen):
+    BINDINGS = [
+        Binding("e", "admin('topic.alter')", "Edit config", id="topic.alter", show=False),
+        Binding("a", "admin('topic.add-partitions')", "Add partitions",
+                id="topic.add_partitions", show=False),
+        Binding("X", "admin('topic.purge')", "Purge records", id="topic.purge", show=False),
+        Binding("D", "admin('topic.delete')", "Delete topic", id="topic.delete", show=False),
+    ]
+
     def __init__(self, topic: str) -> None:
         super().__init__()
         self.topic = topic
@@ -94,6 +103,15 @@ class TopicDetailScreen(NexusScreen):
             lines.append(f"{gid}  lag {lag:,}  {g.status.value if g else ''}")
         self.query_one("#topic-groups", Static).update("\n".join(lines) or "none")
         self._lookup(self.query_one("#root-id", Input).value)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # read-only: hidden (`?` asks with the whole action string, admin('...'))
+        return not (action.startswith("admin") and self.nexus.read_only)
+
+    def action_admin(self, action: str) -> None:
+        from nexus_tui.screens.admin import open_admin
+
+        open_admin(self.nexus, action, self.topic)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "root-id":

@@ -43,7 +43,9 @@ def topic_row(t: TopicHealth, traffic: object | None) -> list[Cell]:
 
 
 class TopicsScreen(NexusScreen):
-    BINDINGS = [Binding("enter", "open", "Detail", id="topics.open", show=False)]
+    BINDINGS = [Binding("enter", "open", "Detail", id="topics.open", show=False),
+                Binding("c", "admin('topic.create')", "Create topic", id="topics.create",
+                        show=False)]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -57,6 +59,15 @@ class TopicsScreen(NexusScreen):
         traffic = pulse.traffic
         self.query_one(KeyedTable).sync(self._rows.rows(
             (name, topic_values(t, traffic.get(name))) for name, t in pulse.view.topics.items()))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # read-only: hidden (`?` asks with the whole action string, admin('...'))
+        return not (action.startswith("admin") and self.nexus.read_only)
+
+    def action_admin(self, action: str) -> None:
+        from nexus_tui.screens.admin import open_admin
+
+        open_admin(self.nexus, action)
 
     def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         self.open(event.key)
