@@ -270,3 +270,26 @@ def _offset_delete_class() -> Any:
             return request_struct_class(*self.args)
 
     return OffsetDeleteRequest
+
+
+#: the aiokafka.protocol.types names the engine's group requests are built from
+PROTOCOL_TYPES = ("Array", "Boolean", "CompactArray", "CompactBytes", "CompactString", "Int8",
+                  "Int16", "Int32", "Int64", "Schema", "String", "TaggedFields")
+
+
+def aiokafka_protocol() -> Any:
+    """aiokafka's request-building classes, for the engine's batched group requests
+    (core/engine/group_requests.py).
+
+    Private: `aiokafka.protocol` (api.Request/RequestStruct/Response and the types in
+    PROTOCOL_TYPES; aiokafka 0.12 to 0.14), outside the package's public API, though its
+    docstrings describe Request subclasses as the way to add a request. Why: aiokafka's admin
+    client reads groups one request per group and parses DescribeGroups v3 with the v2 layout.
+    Fallback: none; an aiokafka without these names fails here, by name, at import."""
+    from types import SimpleNamespace
+
+    from aiokafka.protocol import api, types
+
+    names = {n: getattr(api, n) for n in ("Request", "RequestStruct", "Response")}
+    names.update({n: getattr(types, n) for n in PROTOCOL_TYPES})
+    return SimpleNamespace(TYPES=PROTOCOL_TYPES, **names)

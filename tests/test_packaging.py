@@ -75,7 +75,7 @@ def test_list_offsets_uses_one_future_per_request():
 
 
 _PRIVATE_KAFKA_NAME = re.compile(
-    r"(?<!self)\._client\b|__mro__|\bcimpl\b|\._value\b|_AdminClientImpl"
+    r"(?<!self)\._client\b|__mro__\[|\bcimpl\b|\._value\b|_AdminClientImpl"
     r"|from aiokafka\.(?!abc\b|errors\b)")
 
 

@@ -21,21 +21,12 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
-from aiokafka.protocol.api import Request, RequestStruct, Response
-from aiokafka.protocol.types import (
-    Array,
-    Boolean,
-    CompactArray,
-    CompactBytes,
-    CompactString,
-    Int8,
-    Int16,
-    Int32,
-    Int64,
-    Schema,
-    String,
-    TaggedFields,
-)
+from core.compat import aiokafka_protocol
+
+_protocol = aiokafka_protocol()  # aiokafka's request-building classes (private: see compat)
+Request, RequestStruct, Response = _protocol.Request, _protocol.RequestStruct, _protocol.Response
+(Array, Boolean, CompactArray, CompactBytes, CompactString, Int8, Int16, Int32, Int64, Schema,
+ String, TaggedFields) = (getattr(_protocol, name) for name in _protocol.TYPES)
 
 _TEXT = CompactString("utf-8")
 _NO_TAGS: dict[int, bytes] = {}

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from core.cluster.time_lag_exact import CommittedRecord, RecordKey, time_lag_of
-from core.engine.monitor import MonitorView, fmt_duration
+from core.engine.monitor import MonitorView
 from core.health.burrow import GroupStatus
+from core.health.units import fmt_duration
 from core.traffic.window import TopicTraffic
 
 
