@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from tests.kafka_helpers import commit_offsets, create_topic, produce_counts
 from tests.test_faults import heal
@@ -90,6 +92,11 @@ def test_broker_down_is_err(kafka3, unique):
     create_topic(kafka3.bootstrap, unique, partitions=3, rf=3)
     kafka3.local.kill_broker(3)
     try:
+        admin = AdminClient({"bootstrap.servers": kafka3.bootstrap})
+        deadline = time.monotonic() + 60  # the controller fences a dead broker after its
+        while 3 in admin.list_topics(timeout=10).brokers:  # session timeout, not at once
+            assert time.monotonic() < deadline, "broker 3 still in the metadata after 60 s"
+            time.sleep(0.2)  # poll interval of the deadline-bounded condition above
         out = _health("-b", kafka3.bootstrap, "--topics", f"^{unique}$", "--groups", "^$",
                       "--sample", "0", "--json", "--timeout", "5")
         assert out.returncode == 2, out.stdout + out.stderr
