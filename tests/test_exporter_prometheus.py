@@ -58,10 +58,12 @@ def test_rules_and_scrape_config_pass_promtool():
 
 def test_grafana_dashboard_queries_only_exported_metrics():
     from core.exporter.families import SPECS
+    from core.exporter.traffic import SERIES
 
     dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "nexus-tui.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    known = set(SPECS) | {"nexus_exporter_cluster_up", "nexus_exporter_collection_duration_seconds"}
+    known = set(SPECS) | set(SERIES) | {"nexus_exporter_cluster_up",
+                                        "nexus_exporter_collection_duration_seconds"}
     for expr in exprs:
         names = {w for w in _words(expr) if w.startswith(("kafka_", "nexus_"))}
         assert names and names <= known, expr

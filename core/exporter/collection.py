@@ -22,6 +22,7 @@ from core.config.settings import ConnectionSettings
 from core.engine.monitor import ClusterMonitor, MonitorView
 from core.errors import NexusError
 from core.exporter.families import FamilyOptions, build_families, lagging_keys, render_blocks
+from core.exporter.traffic import ClusterTraffic
 
 log = logging.getLogger("nexus_tui.exporter")
 
@@ -58,6 +59,8 @@ class ClusterCollection:
     topic_filter: str | None = None
     group_filter: str | None = None
     options: FamilyOptions = field(default_factory=FamilyOptions)
+    #: watch the Nexus topics' traffic (core/exporter/traffic.py)
+    traffic: bool = True
     clock: Callable[[], float] = time.time
     last: Collected | None = None
     last_error: str | None = None
@@ -71,6 +74,7 @@ class ClusterCollection:
                                       group_filter=self.group_filter, configs=False)
         self.timestamps = CommittedRecordTimes(
             self.target.settings, budget_s=max(0.5, min(self.interval_s, 10.0)))
+        self.traffic_watch = ClusterTraffic(self.target.settings) if self.traffic else None
         self._ok = False  # the last collection that finished succeeded
 
     @property
@@ -96,6 +100,9 @@ class ClusterCollection:
         records = await self.timestamps.lookup(lagging_keys(view))
         now = self.clock()
         families = build_families(self.name, view, records, now, self.options)
+        if self.traffic_watch is not None:
+            await self.traffic_watch.follow(view.snapshot.topics)
+            families += self.traffic_watch.families(self.name)
         blocks = render_blocks(families)
         return Collected(families, now, time.perf_counter() - started, blocks,
                          len(view.snapshot.errors))
@@ -125,5 +132,7 @@ class ClusterCollection:
             await asyncio.sleep(max(0.0, started + self.interval_s - time.monotonic()))
 
     async def close(self) -> None:
+        if self.traffic_watch is not None:
+            await self.traffic_watch.close()
         await asyncio.to_thread(self.timestamps.close)
         await self.monitor.close()

@@ -19,10 +19,11 @@ class Exporter:
     def __init__(self, targets: Sequence[ClusterTarget], *, host: str = "0.0.0.0",
                  port: int = 8000, interval_s: float = 10.0, topic_filter: str | None = None,
                  group_filter: str | None = None,
-                 options: FamilyOptions | None = None) -> None:
+                 options: FamilyOptions | None = None, traffic: bool = True) -> None:
         self.collections = [
             ClusterCollection(t, interval_s, topic_filter=topic_filter,
-                              group_filter=group_filter, options=options or FamilyOptions())
+                              group_filter=group_filter, options=options or FamilyOptions(),
+                              traffic=traffic)
             for t in targets]
         self.server = MetricsServer(host, port, self.collections)
 

@@ -36,6 +36,11 @@ The rules:
   are the ``messages``/``dead_letters`` of the ``.dlq`` row, and also the
   ``dlq_inflow_per_s`` of the row of the topic they came from, when it is tracked.
 
+* **Totals** (`TrafficWindow.totals`): the same counts since a topic was first tracked,
+  never reset (what Prometheus counters need: the exporter serves them), with the latency
+  histogram over the same buckets and the exact sum of the latencies. Requests counted as
+  unanswered at an instant already out of the window still count in the totals.
+
 Memory is bounded whatever the traffic: per topic, ``window_s`` second buckets (a few
 integers each, plus a sparse latency histogram of at most `LATENCY_BUCKETS` entries); the
 pending-request table holds at most ``max_pending`` entries (the oldest is evicted when it
@@ -68,6 +73,7 @@ __all__ = [
     "DeadLetterOffsets",
     "ErrorReply",
     "TopicRole",
+    "TopicTotals",
     "TopicTraffic",
     "TrafficWindow",
     "latency_bucket",
@@ -214,6 +220,28 @@ class TopicTraffic:
     dlq_inflow_per_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class TopicTotals:
+    """Counts of one topic since it was first tracked: they never go down (counters)."""
+
+    topic: str
+    role: str
+    messages: int
+    requests: int
+    replies: int
+    error_replies: int
+    events: int
+    undecodable: int
+    unanswered: int
+    answered: int
+    answered_with_error: int
+    dead_letters: int
+    latency: dict[int, int]
+    """Latency bucket (`latency_bucket`) -> requests of this topic answered in it."""
+    latency_sum_ms: float
+    """The exact sum of those latencies, in milliseconds."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Per-topic ring of second buckets.
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +259,8 @@ class _Counts:
 class _TopicRing:
     """`window_s` second buckets of one topic, in flat lists (no object per bucket)."""
 
-    __slots__ = ("_counts", "_latency", "_seconds", "origin", "role", "window_s")
+    __slots__ = ("_counts", "_latency", "_seconds", "latency_sum_ms", "latency_totals",
+                 "origin", "role", "totals", "window_s")
 
     def __init__(self, window_s: int, role: TopicRole, origin: float) -> None:
         self.window_s = window_s
@@ -240,6 +269,9 @@ class _TopicRing:
         self._seconds = [-1] * window_s
         self._counts = [0] * (window_s * _N_COUNTERS)
         self._latency: list[dict[int, int] | None] = [None] * window_s
+        self.totals = [0] * _N_COUNTERS  # since tracked, whatever the window
+        self.latency_totals: dict[int, int] = {}
+        self.latency_sum_ms = 0.0
 
     def _slot(self, second: int) -> int | None:
         """The slot holding `second` (cleared if it held an older one); None if too old."""
@@ -256,11 +288,15 @@ class _TopicRing:
         return slot
 
     def add(self, now: float, counter: int, n: int = 1) -> None:
+        self.totals[counter] += n
         slot = self._slot(math.floor(now))
         if slot is not None:
             self._counts[slot * _N_COUNTERS + counter] += n
 
-    def add_latency(self, now: float, bucket: int) -> None:
+    def add_latency(self, now: float, ms: float) -> None:
+        bucket = latency_bucket(ms)
+        self.latency_totals[bucket] = self.latency_totals.get(bucket, 0) + 1
+        self.latency_sum_ms += ms
         slot = self._slot(math.floor(now))
         if slot is None:
             return
@@ -451,7 +487,7 @@ class TrafficWindow:
         ring.add(now, _ANSWERED)
         if failed:
             ring.add(now, _ANSWERED_ERRORS)
-        ring.add_latency(now, latency_bucket((reply_created_ns - request.created_at_ns) / 1e6))
+        ring.add_latency(now, (reply_created_ns - request.created_at_ns) / 1e6)
 
     def record_dead_letters(self, dlq_topic: str, count: int, now: float) -> None:
         """`count` records appended to a dead-letter topic (from its end offsets)."""
@@ -530,6 +566,22 @@ class TrafficWindow:
                         dlq_rate)
         return replace(row, **{name: sum(getattr(r, name) for r in rows.values())
                                for name in _RATE_FIELDS})
+
+    def totals(self, now: float) -> dict[str, TopicTotals]:
+        """Every tracked topic's counts since it was first tracked (expires first, so the
+        requests timed out by `now` are counted as unanswered)."""
+        self.expire(now)
+        out = {}
+        for topic in sorted(self._topics):
+            ring = self._topics[topic]
+            c = ring.totals
+            out[topic] = TopicTotals(
+                topic=topic, role=ring.role.value, messages=c[_MESSAGES], requests=c[_REQUESTS],
+                replies=c[_REPLIES], error_replies=c[_ERROR_REPLIES], events=c[_EVENTS],
+                undecodable=c[_UNDECODABLE], unanswered=c[_UNANSWERED], answered=c[_ANSWERED],
+                answered_with_error=c[_ANSWERED_ERRORS], dead_letters=c[_DEAD_LETTERS],
+                latency=dict(ring.latency_totals), latency_sum_ms=ring.latency_sum_ms)
+        return out
 
     def _reads(self, now: float) -> dict[str, _Counts]:
         return {topic: self._topics[topic].read(now) for topic in sorted(self._topics)}

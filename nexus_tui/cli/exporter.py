@@ -78,13 +78,17 @@ def _regex(value: str | None, option: str) -> None:
               show_default=True, help="Seconds between collections of each cluster.")
 @click.option("--partition-metrics/--no-partition-metrics", default=True, show_default=True,
               help="Per-partition series (offsets, lag, time lag); off for fewer series.")
+@click.option("--traffic/--no-traffic", default=True, show_default=True,
+              help="Nexus traffic per topic (requests, replies, error replies, unanswered, "
+                   "reply latency, dead letters, undecodable records): tails the Nexus "
+                   "topics, without a consumer group.")
 @click.option("--topics", "topic_filter", default=None, metavar="REGEX",
               help="Only topics matching this regex.")
 @click.option("--groups", "group_filter", default=None, metavar="REGEX",
               help="Only consumer groups matching this regex.")
 def exporter(listen: str, contexts: tuple[str, ...], all_contexts: bool,
              bootstraps: tuple[str, ...], properties: tuple[str, ...], timeout_s: float | None,
-             interval_s: float, partition_metrics: bool, topic_filter: str | None,
+             interval_s: float, partition_metrics: bool, traffic: bool, topic_filter: str | None,
              group_filter: str | None) -> None:
     """Serve Prometheus metrics (kafka-lag-exporter's names, and ours) for one or many
     clusters, each collected on its own schedule; /healthz says whether all are current."""
@@ -97,7 +101,8 @@ def exporter(listen: str, contexts: tuple[str, ...], all_contexts: bool,
     try:
         exp = Exporter(targets, host=host, port=port, interval_s=interval_s,
                        topic_filter=topic_filter, group_filter=group_filter,
-                       options=FamilyOptions(partition_metrics=partition_metrics))
+                       options=FamilyOptions(partition_metrics=partition_metrics),
+                       traffic=traffic)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
 
