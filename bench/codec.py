@@ -68,15 +68,31 @@ def vectors() -> list[bytes]:
     return out
 
 
-def old_codec(rev: str) -> ModuleType:
-    """core/wire/envelope.py as it was at `rev`, imported as a module of its own."""
-    source = subprocess.run(["git", "show", f"{rev}:core/wire/envelope.py"], cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout
-    spec = importlib.util.spec_from_loader("envelope_before", loader=None)
+def _git_module(rev: str, path: str, name: str, replace: dict[str, str]) -> ModuleType | None:
+    """`path` as it was at `rev`, imported as module `name` (None if it did not exist)."""
+    shown = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True,
+                           text=True)
+    if shown.returncode != 0:
+        return None
+    source = shown.stdout
+    for old, new in replace.items():
+        source = source.replace(old, new)
+    spec = importlib.util.spec_from_loader(name, loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"{rev}:core/wire/envelope.py", "exec"), module.__dict__)
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
+    return module
+
+
+def old_codec(rev: str) -> ModuleType:
+    """core/wire/envelope.py as it was at `rev`, imported as a module of its own, with the
+    core/wire/gojson.py of that revision too (when it had one), so that the whole codec is
+    the old one."""
+    gojson = _git_module(rev, "core/wire/gojson.py", "gojson_before", {})
+    replace = {"from core.wire.gojson import": "from gojson_before import"} if gojson else {}
+    module = _git_module(rev, "core/wire/envelope.py", "envelope_before", replace)
+    assert module is not None, f"no core/wire/envelope.py at {rev}"
     return module
 
 

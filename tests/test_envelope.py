@@ -739,11 +739,39 @@ def _reference_go_string(text: str) -> str:
     return "".join(out)
 
 
+def _reference_go_float(value: float) -> str:
+    """Go's encoding/json float64 text, written out from its rule (not from go_float): the
+    shortest digits (Python's repr has the same), 'f' form for 1e-6 <= |x| < 1e21, else 'e'
+    form with a signed exponent of at least two digits, then "e-07" trimmed to "e-7"."""
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + int(exponent or 0)  # value = 0.<digits> * 10**point
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    sign = "-" if value < 0 else ""
+    if 1e-6 <= abs(value) < 1e21:
+        if point <= 0:
+            return f"{sign}0.{'0' * -point}{digits}"
+        if point >= len(digits):
+            return sign + digits + "0" * (point - len(digits))
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    power = point - 1
+    text = f"{sign}{digits[0]}{'.' + digits[1:] if len(digits) > 1 else ''}e"
+    text += f"{'-' if power < 0 else '+'}{abs(power):02d}"
+    return text[:-2] + text[-1] if text[-4:-1] == "e-0" else text
+
+
 def _reference_go_json(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return _reference_go_float(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -758,9 +786,22 @@ def _reference_go_json(value: Any) -> str:
 
 _tricky_text = st.text(
     alphabet=st.sampled_from('<>&\u2028\u2029"\\\n\t\x00\x1f\x7fé€😀aZ0 /'), max_size=10
-) | st.text(max_size=8)
+) | st.text(max_size=8) | st.text(  # what a float's text holds, inside strings
+    alphabet=st.sampled_from("0156.e-+,]}[:"), max_size=10
+)
+# Floats of every magnitude, the ones Go and msgspec write alike and the ones they do not:
+# integral ones, around 1e-6, 1e-5, 1e15, 1e16, 2^53, 1e21 and the ends of the range.
+_any_float = st.floats(allow_nan=False, allow_infinity=False) | st.builds(
+    lambda digits, power: float(f"{digits}e{power}"),
+    st.integers(min_value=1, max_value=10**17),
+    st.integers(min_value=-340, max_value=290),
+).filter(math.isfinite) | st.sampled_from([
+    -0.0, 1e-6, 9.999999999999999e-7, 1e-5, 9.99999999999999e-6, 1.5e-6, 1e-4, 1e15, 1e16,
+    9007199254740992.0, 9007199254740993.0, 1e20, 1e21, 9.999999999999999e20, 5e-324,
+    1.7976931348623157e308, 100.0, -3.0, 0.5,
+])
 _tricky_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | _tricky_text,
+    st.none() | st.booleans() | st.integers() | _tricky_text | _any_float,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky_text, inner, max_size=5),
     max_leaves=25,
 )
@@ -776,6 +817,30 @@ def test_payload_encoding_matches_a_reference_go_encoder(payload: Any) -> None:
 
 def test_reference_encoder_agrees_on_a_known_value() -> None:
     assert _reference_go_json({"b": "<", "a": [1, None]}) == '{"a":[1,null],"b":"\\u003c"}'
+    assert [_reference_go_float(x) for x in (1e21, 1e20, 1e-7, 1e-6, 1.0, -0.0, 2.5e-300)] == [
+        "1e+21", "100000000000000000000", "1e-7", "0.000001", "1", "-0", "2.5e-300"]
+
+
+@settings(max_examples=1000)
+@given(_any_float, _tricky_text)
+def test_every_float_is_written_as_go_writes_it(number: float, text: str) -> None:
+    """Each float, alone, in a list and in a map read from the wire (written in wire order),
+    next to strings that hold a float's text (which must stay as they are)."""
+    go = _reference_go_float(number)
+    assert go_json(number) == go.encode()
+    expected = f"[{go},{_reference_go_string(text)},{go}]".encode()
+    assert go_json([number, text, number]) == expected
+    wire = WireDict({"s": text, "f": number, "l": [text, number]})
+    assert go_json(wire) == (
+        f'{{"s":{_reference_go_string(text)},"f":{go},"l":[{_reference_go_string(text)},{go}]}}'
+    ).encode()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nan_and_infinity_anywhere_raise_envelope_error(bad: float) -> None:
+    for payload in (bad, [1.5, bad], {"a": 0.5, "b": [bad]}, WireDict({"x": bad})):
+        with pytest.raises(EnvelopeError, match="Go refuses it"):
+            go_json(payload)
 
 
 def test_helpers_make_unique_ids() -> None:

@@ -140,6 +140,12 @@ class _WireOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     payload: msgspec.Raw
 
 
+class _WireOutPlain(_WireOut, kw_only=True, omit_defaults=True):
+    """_WireOut with a payload that msgspec writes exactly as Go does: a str, int, bool, None."""
+
+    payload: str | int | bool | None  # type: ignore[assignment]
+
+
 _WIRE_DECODER = msgspec.json.Decoder(_WireIn)
 _WIRE_ENCODER = msgspec.json.Encoder(enc_hook=as_base_type)  # str/int subclasses as such
 _Raw = msgspec.Raw
@@ -366,10 +372,15 @@ class Envelope:
 
     def encode(self) -> bytes:
         """The record value, byte-identical to Go's `json.Marshal(envelope)`."""
-        payload = go_json_unescaped(self.payload)
+        payload = self.payload
+        kind = type(payload)
+        if kind is str or kind is int or kind is bool or payload is None:
+            wire: _WireOut = _WireOutPlain  # type: ignore[assignment]
+        else:
+            wire, payload = _WireOut, _Raw(go_json_unescaped(payload))
         try:
             value = _WIRE_ENCODER.encode(
-                _WireOut(
+                wire(
                     id=self.id,
                     root_id=self.root_id,
                     request_id=self.request_id,
@@ -380,11 +391,11 @@ class Envelope:
                     reply_to_topics=self.reply_to_topics,
                     schema_version=self.schema_version,
                     error=self.error,
-                    payload=_Raw(payload),
+                    payload=payload,
                 )
             )
         except UnicodeEncodeError:  # a lone surrogate in a field: Go writes \ufffd
-            value = self._encode_exact(payload)
+            value = self._encode_exact(go_json_unescaped(self.payload))
         return go_escape(value)
 
     def _encode_exact(self, payload: bytes) -> bytes:

@@ -7,8 +7,11 @@ in which msgspec's output differs from Go's, done on the output and only when pr
 - Go escapes `<`, `>`, `&` (as \\u003c \\u003e \\u0026) and U+2028/2029 in strings: those bytes
   only ever occur inside JSON strings, so one `bytes.replace` per character present;
 - Go formats float64 its own way (`1` not `1.0`, `-0`, `100000000000000000000` not `1e20`,
-  `1e+21`, `1e-7`): when a msgpack probe of the value shows a float64 at all, its floats are
-  rewritten with `go_float` (as `msgspec.Raw`) and the value is encoded again.
+  `1e+21`, `1e-7`). Most floats are written alike by both (the same shortest digits), and
+  which are not follows from a rule (integral, or outside 1e-5..1e16): when a msgpack probe
+  of the value shows a float64, msgspec's text is searched for the marks such floats leave
+  (`.0`, a positive exponent, `e-6`), and only if one is there and a float of the probe is
+  one of them are the floats rewritten (as int or `msgspec.Raw`) and the value encoded again.
 
 The exact path is the standard library's json with hooks, for the rare inputs the fast path
 declines: integers beyond 64 bits, lone surrogates, non-string map keys, an integer `-0`,
@@ -27,6 +30,7 @@ import base64
 import json
 import math
 import re
+import struct
 from decimal import Decimal
 from typing import Any
 
@@ -94,8 +98,8 @@ def go_escape(data: bytes) -> bytes:
     These bytes can only be inside strings (no JSON token or number holds them), so a plain
     replace is exact; each is looked for first, as most records hold none of them.
     """
-    if len(data.translate(None, b"<>&\xe2")) == len(data):
-        return data  # the common case: one pass, nothing to escape
+    if not (60 in data or 62 in data or 38 in data or 0xE2 in data):  # < > & and U+2028/9's
+        return data  # the common case: four memchr scans, nothing to escape
     data = data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
     if b"\xe2\x80" in data:
         data = data.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
@@ -120,6 +124,38 @@ _SORTED = msgspec.json.Encoder(order="deterministic", enc_hook=as_base_type)
 _ORDERED = msgspec.json.Encoder(enc_hook=as_base_type)
 # A float64 is always written as 0xcb + 8 bytes: no 0xcb byte, no float.
 _PROBE = msgspec.msgpack.Encoder(enc_hook=as_base_type)
+# nan and inf (which msgspec writes as null, and Go refuses): exponent bits all set.
+_NON_FINITE = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]").search
+# Where msgspec's text for a float differs from Go's, it holds one of these, and most texts
+# hold none: an integral float (`1.0`, Go `1`), a positive exponent (msgspec from 1e16,
+# `1e16`; Go writes digits below 1e21 and `1e+21` from there) or the exponent -6 (msgspec
+# below 1e-5, Go only below 1e-6). Every other float is the same shortest digits in the same
+# form: fixed from 1e-5 to 1e16, `Xe-N` below 1e-6 (Go trims `e-07` to `e-7`). A match may be
+# inside a string (a hex id's `4e5`): then the floats themselves are looked at.
+# Two patterns, each starting with a literal, which re searches for fast.
+_INTEGRAL = re.compile(rb"\.0[,\]}]").search
+_EXPONENT = re.compile(rb"e(?:[0-9]|-6[,\]}])").search
+_float_at = struct.Struct(">d").unpack_from
+_EXACT_INTEGER = 2.0**53  # below it, an integral float's shortest digits are the integer's
+
+
+def _floats_written_as_go(probe: bytes) -> bool:
+    """Whether msgspec writes every float of this msgpack text as Go does: none is integral,
+    nan, inf, or outside 1e-4..1e15 (well inside the range both write in fixed form).
+
+    Every 0xcb byte is read as a float: a float's own marker is among them (and the others,
+    inside strings or integers, can only make the answer a cautious False)."""
+    find = probe.find
+    end = len(probe) - 8
+    i = find(b"\xcb")
+    while 0 <= i < end:
+        number = _float_at(probe, i + 1)[0]
+        if not 1e-4 <= abs(number) < 1e15 or number.is_integer():
+            return False
+        i = find(b"\xcb", i + 1)
+    return True
+
+
 _FAST_ERRORS = (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError)
 
 
@@ -150,6 +186,19 @@ def _go_float_raw(value: float) -> msgspec.Raw:
     return _raw(text)
 
 
+def _go_float_value(value: float) -> float | int | msgspec.Raw:
+    """What to give msgspec for a float so that it writes Go's text: the float itself where
+    their texts agree, the integer where it is one below 2^53 (Go writes its digits), else the
+    text as raw JSON."""
+    if 1e-4 <= abs(value) < 1e15:
+        if not value.is_integer():
+            return value
+        return int(value)
+    if value and abs(value) < _EXACT_INTEGER and value.is_integer():
+        return int(value)
+    return _go_float_raw(value)
+
+
 def _go_floats(value: Any) -> Any:
     """`value` with every float replaced by Go's text for it (as raw JSON), containers copied.
 
@@ -159,13 +208,13 @@ def _go_floats(value: Any) -> Any:
     if kind is dict or kind is WireDict:
         return {
             key: item if type(item) in _LEAVES else
-            _go_float_raw(item) if type(item) is float else _go_floats(item)
+            _go_float_value(item) if type(item) is float else _go_floats(item)
             for key, item in value.items()
         }
     if kind is list or kind is WireList or kind is tuple:
         return [
             item if type(item) in _LEAVES else
-            _go_float_raw(item) if type(item) is float else _go_floats(item)
+            _go_float_value(item) if type(item) is float else _go_floats(item)
             for item in value
         ]
     if isinstance(value, float):
@@ -188,10 +237,17 @@ def _encode_fast(value: Any) -> bytes:
         try:
             probe = _PROBE.encode(value)
         except OverflowError:  # an integer beyond 64 bits (msgpack's limit, not JSON's)
-            probe = b"\xcb"
-        if b"\xcb" not in probe:
-            return encoder.encode(value)
-    # Floats (or a 0xcb byte that only looks like one): Go's text for each, as raw JSON.
+            probe = None
+        if probe is not None:
+            if 0xCB not in probe:
+                return encoder.encode(value)  # no float
+            text = encoder.encode(value)
+            if (
+                _INTEGRAL(text) is None and _EXPONENT(text) is None
+                and _NON_FINITE(probe) is None or _floats_written_as_go(probe)
+            ):
+                return text  # every float is written as Go writes it
+    # Floats msgspec writes otherwise (or bytes that only look so): Go's text for each.
     try:
         return encoder.encode(_go_floats(value))
     except _NotPlain:
