@@ -115,6 +115,7 @@ async def test_time_lag_is_exact_for_records_produced_long_before_the_first_samp
     ~3,600 s, where an interpolation over sampled end offsets knows nothing yet. A group whose
     record was deleted gets a lower bound only, never the exact series."""
     topic, old, caught_up, deleted = unique, f"{unique}-old", f"{unique}-zero", f"{unique}-del"
+    at_start = f"{unique}-start"  # committed offset 0: the record at offset 0 (was missed)
     create_topic(kafka.bootstrap, topic, partitions=2)
     hour_ago_ms = int((time.time() - 3600) * 1000)
     producer = Producer({"bootstrap.servers": kafka.bootstrap})
@@ -125,6 +126,7 @@ async def test_time_lag_is_exact_for_records_produced_long_before_the_first_samp
     commit_offsets(kafka.bootstrap, old, {(topic, 0): 3})
     commit_offsets(kafka.bootstrap, caught_up, {(topic, 0): 10})
     commit_offsets(kafka.bootstrap, deleted, {(topic, 1): 2})
+    commit_offsets(kafka.bootstrap, at_start, {(topic, 0): 0})
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
     for fut in admin.delete_records([TopicPartition(topic, 1, 6)]).values():
         fut.result(30)  # records 0..5 of partition 1 are gone: group `deleted` lost its record
@@ -147,6 +149,8 @@ async def test_time_lag_is_exact_for_records_produced_long_before_the_first_samp
         assert abs(exact - (finished - (hour_ago_ms + 3000) / 1000)) < 0.01, exact
         assert scrape.one("kafka_consumergroup_group_max_lag_seconds", group=old) == exact
         assert scrape.one("kafka_consumergroup_group_lag_seconds", group=caught_up) == 0
+        first = scrape.one("kafka_consumergroup_group_lag_seconds", group=at_start)
+        assert first is not None and abs(first - (finished - hour_ago_ms / 1000)) < 0.01, first
         # the record at the commit is gone: only a lower bound (from the first one left)
         assert scrape.one("kafka_consumergroup_group_lag_seconds", group=deleted) is None
         assert scrape.one("kafka_consumergroup_group_max_lag_seconds", group=deleted) is None

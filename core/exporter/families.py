@@ -63,7 +63,8 @@ def build_families(cluster: str, view: MonitorView,
                     fam.add("kafka_consumergroup_group_offset", labels, p.committed)
                     fam.add("kafka_consumergroup_group_lag", labels, p.offset_lag)
             tl = time_lag_of(p.committed, p.log_end,
-                             records.get((p.topic, p.partition, p.committed or -1)), now)
+                             records.get((p.topic, p.partition,
+                                          -1 if p.committed is None else p.committed)), now)
             if tl is None:
                 continue
             if tl.lower_bound:
