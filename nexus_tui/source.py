@@ -63,7 +63,8 @@ class LiveSource:
         self.settings = settings
         self.core = core
         self.watch_traffic = watch_traffic
-        self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic)
+        self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic,
+                                    exact_time_lag=True)
 
     async def refresh(self) -> Pulse:
         return await self.core.call(self._refresh())

@@ -130,10 +130,16 @@ async def test_group_describe_json_shape_and_errors(kafka, unique):
     assert data["coordinator"] == 1  # described, though snapshots skip Empty groups' describe
     parts = _by_partition(data)
     assert set(parts) == {(unique, 0), (unique, 1)}
-    assert parts[(unique, 0)] == {  # every field of a row, exactly
+    row = parts[(unique, 0)]
+    # time lag: the age of the record at offset 2, just produced (tests/test_time_lag_truth.py
+    # checks the figure against records written long ago)
+    assert 0 <= row.pop("time_lag_s") < 60 and row.pop("time_lag_is_lower_bound") is False
+    assert row == {  # every other field of a row, exactly
         "topic": unique, "partition": 0, "committed": 2, "log_start": 0, "log_end": 5,
-        "lag": 3, "member": None, "client_id": None, "host": None, "data_loss": False}
+        "lag": 3, "member": None, "client_id": None, "host": None, "data_loss": False,
+        "status": "UNKNOWN"}  # one snapshot: too few samples to judge
     assert (parts[(unique, 1)]["committed"], parts[(unique, 1)]["lag"]) == (None, None)
+    assert parts[(unique, 1)]["time_lag_s"] is None  # never committed: unknown
     assert parts[(unique, 1)]["log_end"] == 3 and parts[(unique, 1)]["member"] is None
 
     missing = nexus("group", "describe", f"{unique}-nope", "-b", kafka.bootstrap, "--json")

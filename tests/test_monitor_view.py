@@ -48,4 +48,4 @@ def test_per_partition_columns_are_untracked_and_rebuild_their_rows():
     verdict = row.verdict
     assert verdict.status is PartitionStatus.WARN and verdict.lag == 1090
     assert PartitionHealth.of(row.lag, verdict, row.time_lag_s, row.consume_rate,
-                              row.produce_rate) == row
+                              row.produce_rate, row.time_lag_lower_bound) == row

@@ -1,6 +1,6 @@
 """A group's per-partition health rows kept as columns, for the engine's answer.
 
-A big cluster's view holds one row of 17 plain values per group partition. Kept as a tuple
+A big cluster's view holds one row of 18 plain values per group partition. Kept as a tuple
 per row, every row costs the pickle that crosses from the engine to the UI its own framing
 and every value its own opcode, and the UI process one object per row to build while it
 unpickles. As columns, the numbers are machine arrays kept as bytes (one block each, in the
@@ -20,10 +20,12 @@ from typing import Any
 #: the row's fields, in the order of `PartitionHealth` (core/engine/monitor.py)
 FIELDS = ("topic", "partition", "committed", "log_start", "log_end", "offset_lag",
           "data_loss", "member", "client_id", "host", "status_value", "reason",
-          "verdict_committed", "verdict_lag", "time_lag_s", "consume_rate", "produce_rate")
+          "verdict_committed", "verdict_lag", "time_lag_s", "consume_rate", "produce_rate",
+          "time_lag_lower_bound")
 _INTS = ("partition", "committed", "log_start", "log_end", "offset_lag", "verdict_committed",
          "verdict_lag")
 _FLOATS = ("time_lag_s", "consume_rate", "produce_rate")
+_FLAGS = ("data_loss", "time_lag_lower_bound")  # bits of `flags`, in this order
 _TEXTS = ("topic", "member", "client_id", "host", "status_value", "reason")
 #: the narrowest machine integer that holds a group's numbers; its lowest value means None
 _INT_TYPES = (("b", 8), ("h", 16), ("i", 32), ("q", 64))
@@ -43,7 +45,7 @@ class PartitionColumns:
         self.ints = ints  # len(_INTS) columns of `count`, one after the other, in the
         # narrowest machine integer that holds them (its lowest value stands for None)
         self.floats = floats  # likewise, float64, NaN for None
-        self.flags = flags  # data_loss, one byte per row
+        self.flags = flags  # one byte per row: data_loss (bit 0), time_lag_lower_bound (bit 1)
         self.texts = texts  # one tuple per text field
 
     @classmethod
@@ -58,7 +60,8 @@ class PartitionColumns:
         ints = array(code, [none if v is None else v for v in values]).tobytes()
         floats = array("d", [math.nan if r[index[name]] is None else r[index[name]]
                              for name in _FLOATS for r in rows]).tobytes()
-        flags = bytes(bool(r[index["data_loss"]]) for r in rows)
+        flags = bytes(bool(r[index["data_loss"]]) | bool(r[index["time_lag_lower_bound"]]) << 1
+                      for r in rows)
         same: dict[str, str] = {}  # equal strings as one object: pickled once
         texts = tuple(tuple(None if r[index[name]] is None
                             else same.setdefault(r[index[name]], r[index[name]])
@@ -67,8 +70,9 @@ class PartitionColumns:
 
     def column(self, name: str) -> Sequence[Any]:
         """One field of every row, in row order (None where the row has none)."""
-        if name == "data_loss":
-            return [bool(b) for b in self.flags]
+        if name in _FLAGS:
+            bit = 1 << _FLAGS.index(name)
+            return [bool(b & bit) for b in self.flags]
         kind, i = _WHERE[name]
         n = self.count
         if kind == "t":

@@ -7,15 +7,24 @@ it derives is a pure function of the snapshot, those histories and `now`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from core.cluster.admin import KafkaAdmin
 from core.cluster.snapshot import ClusterSnapshot, TopicInfo
+from core.cluster.time_lag_exact import (
+    CommittedRecord,
+    CommittedRecordTimes,
+    ExactTimeLag,
+    RecordKey,
+)
 from core.config.settings import ConnectionSettings
 from core.engine.columns import FIELDS, PartitionColumns
+from core.engine.time_lag import truthful_time_lag, worst_time_lag
 from core.health.burrow import (
     GroupStatus,
     GroupVerdict,
@@ -23,13 +32,14 @@ from core.health.burrow import (
     PartitionVerdict,
     evaluate_group_samples,
 )
-from core.health.lag import PartitionLag
+from core.health.lag import PartitionLag, normalize_committed
 from core.health.skew import Skew, partition_skew
 from core.health.timelag import LagHistory, Trend, eta_to_drain, lag_trend
 
 RATE_WINDOW_S = 60.0
 TREND_WINDOW_S = 120.0
 SPARK_POINTS = 30
+EXACT_BUDGET_S = 5.0  # at most this long per refresh reading committed records' timestamps
 
 
 class PartitionHealth(NamedTuple):
@@ -52,17 +62,19 @@ class PartitionHealth(NamedTuple):
     reason: str
     verdict_committed: int | None
     verdict_lag: int | None
-    time_lag_s: float | None
+    time_lag_s: float | None  # None: unknown (core/engine/time_lag.py)
     consume_rate: float | None
     produce_rate: float | None
+    time_lag_lower_bound: bool = False  # time_lag_s is only known to be at least this
 
     @classmethod
     def of(cls, lag: PartitionLag, verdict: PartitionVerdict, time_lag_s: float | None,
-           consume_rate: float | None, produce_rate: float | None) -> PartitionHealth:
+           consume_rate: float | None, produce_rate: float | None,
+           time_lag_lower_bound: bool = False) -> PartitionHealth:
         return cls(lag.topic, lag.partition, lag.committed, lag.log_start, lag.log_end, lag.lag,
                    lag.data_loss, lag.member, lag.client_id, lag.host, verdict.status.value,
                    verdict.reason, verdict.committed, verdict.lag, time_lag_s, consume_rate,
-                   produce_rate)
+                   produce_rate, time_lag_lower_bound)
 
     @property
     def lag(self) -> PartitionLag:
@@ -83,8 +95,8 @@ class GroupHealth:
     members: int
     total_lag: int | None
     max_lag: int | None
-    time_lag_s: float | None  # worst partition, seconds behind
-    time_lag_estimated: bool
+    time_lag_s: float | None  # worst partition, seconds behind; None: unknown
+    time_lag_lower_bound: bool  # time_lag_s is only known to be at least this
     eta_s: float | None  # None: unknown, inf: not draining at this rate
     trend: Trend
     status: GroupStatus
@@ -142,12 +154,18 @@ class LagTracker:
     trend_window_s: float = TREND_WINDOW_S  # least-squares lag trend
     _totals: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
 
-    def observe(self, snap: ClusterSnapshot, now: float) -> MonitorView:
+    def observe(self, snap: ClusterSnapshot, now: float,
+                records: Mapping[RecordKey, CommittedRecord] | None = None) -> MonitorView:
+        """The view of this snapshot. `records`: the records at lagging committed offsets
+        (CommittedRecordTimes.lookup), for exact time lags; without them, time lags come from
+        the sampled end offsets only (core/engine/time_lag.py)."""
+        records = records or {}
         for part in snap.partitions():
             if part.log_end is not None:
                 self.history.record_end_offset(part.topic, part.partition, part.log_end, now)
         produce_rates: dict[tuple[str, int], float | None] = {}  # one per partition and refresh
-        groups = {gid: self._group(snap, gid, now, produce_rates) for gid in snap.groups}
+        groups = {gid: self._group(snap, gid, now, produce_rates, records)
+                  for gid in snap.groups}
         consumers: dict[str, list[str]] = {}  # topic -> its groups, in the groups' order
         max_lags: dict[str, int] = {}  # topic -> biggest lag of any of its groups
         for gid, health in groups.items():
@@ -173,7 +191,8 @@ class LagTracker:
         return cache[key]
 
     def _group(self, snap: ClusterSnapshot, gid: str, now: float,
-               produce_rates: dict[tuple[str, int], float | None]) -> GroupHealth:
+               produce_rates: dict[tuple[str, int], float | None],
+               records: Mapping[RecordKey, CommittedRecord]) -> GroupHealth:
         info = snap.groups[gid]
         lags = snap.partition_lags(gid)
         histories = {}
@@ -191,28 +210,32 @@ class LagTracker:
             gid, histories, now, window=self.burrow_window, members=owned)
         by_key = {(t, p): v for t, p, v in verdict.partitions}
         parts = []
+        time_lags: list[ExactTimeLag | None] = []
         for row in lags:
-            tl = self.history.time_lag(gid, row.topic, row.partition, now)
+            committed = normalize_committed(row.committed)
+            tl = truthful_time_lag(
+                committed, row.log_end,
+                None if committed is None else records.get((row.topic, row.partition,
+                                                            committed)),
+                self.history.end_table(row.topic, row.partition), now)
+            time_lags.append(tl)
             parts.append(PartitionHealth.of(
                 row, by_key[(row.topic, row.partition)], tl.seconds if tl else None,
                 self.history.consume_rate(gid, row.topic, row.partition, now, self.rate_window_s),
                 self._produce_rate(row.topic, row.partition, now, produce_rates),
+                bool(tl and tl.lower_bound),
             ))
         known = [r.lag for r in lags if r.lag is not None]
         total = sum(known) if known else None
         series = self._totals.setdefault(gid, deque(maxlen=max(SPARK_POINTS, 120)))
         if total is not None and (not series or series[-1][0] < now):
             series.append((now, total))
-        time_lags = [(p.time_lag_s, p) for p in parts if p.time_lag_s is not None]
-        worst = max(time_lags, key=lambda x: x[0], default=(None, None))
-        estimated = False
-        if worst[1] is not None:
-            wl = self.history.time_lag(gid, worst[1].topic, worst[1].partition, now)
-            estimated = bool(wl and wl.estimate)
+        worst = worst_time_lag(time_lags, [bool(r.lag) for r in lags])
         return GroupHealth(
             group_id=gid, state=info.state, members=len(info.members), total_lag=total,
-            max_lag=max(known) if known else None, time_lag_s=worst[0],
-            time_lag_estimated=estimated, eta_s=self._eta(total, parts),
+            max_lag=max(known) if known else None,
+            time_lag_s=None if worst is None else worst.seconds,
+            time_lag_lower_bound=bool(worst and worst.lower_bound), eta_s=self._eta(total, parts),
             trend=lag_trend(list(series), now, self.trend_window_s),
             status=verdict.status, reason=verdict.reason, topics=info.topics,
             partition_columns=PartitionColumns.of(parts),
@@ -247,7 +270,11 @@ class ClusterMonitor:
     def __init__(self, settings: ConnectionSettings | str, *, include_internal: bool = False,
                  topic_filter: str | None = None, group_filter: str | None = None,
                  tracker: LagTracker | None = None, configs: bool = True,
-                 abort_safe_groups: bool = False) -> None:
+                 abort_safe_groups: bool = False, exact_time_lag: bool = False) -> None:
+        """`exact_time_lag`: each refresh reads the timestamp of the record at every lagging
+        committed offset (one bounded fetch per partition whose commit moved: the records are
+        cached; core/cluster/time_lag_exact.py), so time lags are exact from the first
+        snapshot instead of known only once the sampled end offsets cover the commit."""
         self.admin = KafkaAdmin(settings)
         if abort_safe_groups:  # a long-lived loop: a librdkafka abort must not take it down
             from core.engine.group_reader import GroupReader
@@ -258,24 +285,43 @@ class ClusterMonitor:
         self.topic_filter = topic_filter
         self.group_filter = group_filter
         self.tracker = tracker or LagTracker()
-        #: how long the last refresh took: snapshot_s (KafkaAdmin.snapshot), observe_s
+        self.times = (CommittedRecordTimes(self.admin.settings, budget_s=min(
+            EXACT_BUDGET_S, self.admin.settings.request_timeout_s)) if exact_time_lag else None)
+        #: how long the last refresh took: snapshot_s (KafkaAdmin.snapshot), exact_s (the
+        #: committed records' timestamps), observe_s
         self.timings: dict[str, float] = {}
 
-    async def refresh(self, now: float | None = None) -> MonitorView:
+    async def refresh(self, now: float | None = None, *, exact: bool = True) -> MonitorView:
+        """The next view. `exact=False` skips this refresh's committed-record reads (a caller
+        that only keeps its last view of several, e.g. a CLI sampling a window)."""
         started = time.perf_counter()
         snap = await self.admin.snapshot(
             topic_filter=self.topic_filter, include_internal=self.include_internal,
             group_filter=self.group_filter, configs=self.configs)
         taken = time.perf_counter()
-        view = self.tracker.observe(snap, now if now is not None else time.time())
-        self.timings = {"snapshot_s": taken - started,
-                        "observe_s": time.perf_counter() - taken}
+        records = (await self.times.lookup(lagging_keys(snap)) if self.times and exact
+                   else None)
+        read = time.perf_counter()
+        view = self.tracker.observe(snap, now if now is not None else time.time(), records)
+        self.timings = {"snapshot_s": taken - started, "observe_s": time.perf_counter() - read}
+        if records is not None:
+            self.timings["exact_s"] = read - taken
         return view
 
     async def close(self) -> None:
-        """Close the group reader's client, if there is one."""
+        """Close the group reader's client and the timestamp reader, if there are any."""
+        if self.times is not None:
+            await asyncio.to_thread(self.times.close)
         if self.admin.group_reader is not None:
             await self.admin.group_reader.close()
+
+
+def lagging_keys(snap: ClusterSnapshot) -> list[RecordKey]:
+    """(topic, partition, committed) of every group partition behind its log end: the
+    records whose timestamps make the exact time lags."""
+    return [(r.topic, r.partition, r.committed) for gid in snap.groups
+            for r in snap.partition_lags(gid) if r.lag and r.committed is not None
+            and r.committed >= 0]
 
 
 assert PartitionHealth._fields == FIELDS, "core/engine/columns.py keeps PartitionHealth's order"

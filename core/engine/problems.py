@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
-from core.cluster.time_lag_exact import CommittedRecord, RecordKey, time_lag_of
-from core.engine.monitor import MonitorView
+from core.cluster.time_lag_exact import CommittedRecord, ExactTimeLag, RecordKey, time_lag_of
+from core.engine.monitor import MonitorView, PartitionHealth
 from core.health.burrow import GroupStatus
-from core.health.units import fmt_duration
+from core.health.units import fmt_duration, fmt_time_lag
 from core.traffic.window import TopicTraffic
 
 
@@ -41,11 +41,17 @@ class Thresholds:
     max_error_ratio: float | None = None
 
 
-def cluster_problems(view: MonitorView, records: Mapping[RecordKey, CommittedRecord],
-                     now: float, thresholds: Thresholds | None = None,
+def cluster_problems(view: MonitorView,
+                     records: Mapping[RecordKey, CommittedRecord] | None = None,
+                     now: float | None = None, thresholds: Thresholds | None = None,
                      traffic: Iterable[TopicTraffic] = ()) -> list[Problem]:
-    """Every problem of the view, worst first (then by kind and subject)."""
+    """Every problem of the view, worst first (then by kind and subject).
+
+    Time lags are the view's (exact when its monitor read the committed records), or from
+    `records` when given (a monitor without `exact_time_lag`); `now` defaults to the view's."""
     thresholds = thresholds or Thresholds()
+    records = records or {}
+    now = view.now if now is None else now
     out: list[Problem] = []
     snap = view.snapshot
     live = {b.id for b in snap.brokers}
@@ -70,10 +76,13 @@ def cluster_problems(view: MonitorView, records: Mapping[RecordKey, CommittedRec
                 f"hot partition(s) {list(t.skew.hot_partitions)} by produce rate "
                 f"(max/mean {t.skew.max_over_mean:.1f}, cv {t.skew.cv:.2f})")))
     for gid, g in view.groups.items():
+        worst = _worst_time_lag(view, gid, records, now)
+        behind = "" if worst is None else (
+            f" (time lag {fmt_time_lag(worst[0], worst[1])} on {worst[2]})")
         if g.status is GroupStatus.ERR:
-            out.append(Problem(Severity.ERR, "group", gid, f"ERR: {g.reason}"))
+            out.append(Problem(Severity.ERR, "group", gid, f"ERR: {g.reason}{behind}"))
         elif g.status is GroupStatus.WARN:
-            out.append(Problem(Severity.WARN, "group", gid, f"WARN: {g.reason}"))
+            out.append(Problem(Severity.WARN, "group", gid, f"WARN: {g.reason}{behind}"))
         if g.error:
             out.append(Problem(Severity.WARN, "group", gid, f"cannot read it: {g.error}"))
         if g.data_loss:
@@ -81,11 +90,10 @@ def cluster_problems(view: MonitorView, records: Mapping[RecordKey, CommittedRec
                 f"{g.data_loss} partition(s) committed below the log start: records deleted "
                 "before the group read them")))
         if thresholds.max_time_lag_s is not None:
-            worst = _worst_time_lag(view, gid, records, now)
             if worst is not None and worst[0] > thresholds.max_time_lag_s:
                 seconds, bound, where = worst
                 out.append(Problem(Severity.ERR, "group", gid, (
-                    f"time lag {'≥ ' if bound else ''}{fmt_duration(seconds)} on {where}, over "
+                    f"time lag {fmt_time_lag(seconds, bound)} on {where}, over "
                     f"{fmt_duration(thresholds.max_time_lag_s)}")))
     for t in traffic:
         if t.topic == "*":
@@ -105,13 +113,29 @@ def cluster_problems(view: MonitorView, records: Mapping[RecordKey, CommittedRec
 
 def _worst_time_lag(view: MonitorView, gid: str, records: Mapping[RecordKey, CommittedRecord],
                     now: float) -> tuple[float, bool, str] | None:
+    """(seconds, lower bound, where) of the group's partition furthest behind; None when no
+    partition is behind by a known figure."""
     worst: tuple[float, bool, str] | None = None
     for p in view.groups[gid].partitions:
-        tl = time_lag_of(p.committed, p.log_end,
-                         records.get((p.topic, p.partition, p.committed or -1)), now)
+        if not p.offset_lag:
+            continue
+        tl = _partition_time_lag(p, records, now)
         if tl is not None and (worst is None or tl.seconds > worst[0]):
             worst = (tl.seconds, tl.lower_bound, f"{p.topic}[{p.partition}]")
     return worst
+
+
+def _partition_time_lag(p: PartitionHealth, records: Mapping[RecordKey, CommittedRecord],
+                        now: float) -> ExactTimeLag | None:
+    """The exact figure of `records` first, then the view's, then a bound of `records`."""
+    record = None if p.committed is None else records.get((p.topic, p.partition, p.committed))
+    from_record = time_lag_of(p.committed, p.log_end, record, now)
+    if from_record is not None and not from_record.lower_bound:
+        return from_record
+    if p.time_lag_s is not None and not (p.time_lag_lower_bound and from_record is not None
+                                         and from_record.seconds > p.time_lag_s):
+        return ExactTimeLag(p.time_lag_s, p.time_lag_lower_bound)
+    return from_record
 
 
 def verdict(problems: Iterable[Problem]) -> Severity:

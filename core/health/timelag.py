@@ -103,6 +103,11 @@ class OffsetTimeTable:
         return (self._offsets[-1], self._times[-1]) if self._times else None
 
     @property
+    def oldest(self) -> tuple[int, float] | None:
+        """The oldest (offset, t) point, or ``None`` when empty."""
+        return (self._offsets[0], self._times[0]) if self._times else None
+
+    @property
     def resets(self) -> int:
         """How many times the table was reset because the end offset went down."""
         return self._resets

@@ -18,3 +18,11 @@ def fmt_duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
     return f"{s // 3600} h {s % 3600 // 60} min" if s % 3600 // 60 else f"{s // 3600} h"
+
+
+def fmt_time_lag(seconds: float | None, lower_bound: bool = False) -> str:
+    """A time lag as it reads everywhere: "45 s", "≥ 5 s" when only a lower bound is known,
+    "-" when unknown."""
+    if seconds is None:
+        return "-"
+    return f"≥ {fmt_duration(seconds)}" if lower_bound else fmt_duration(seconds)

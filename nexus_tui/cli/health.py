@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.cluster.time_lag_exact import CommittedRecordTimes
 from core.config.settings import ConnectionSettings
 from core.engine.monitor import ClusterMonitor, LagTracker, MonitorView
 from core.engine.problems import Problem, Severity, Thresholds, cluster_problems, verdict
 from core.errors import NexusError
-from core.exporter.families import lagging_keys
 from core.health.burrow import DEFAULT_WINDOW
 from core.traffic.window import MAX_WINDOW_S, TopicTraffic
 from nexus_tui.cli.connection import connection_options, pop_connection, run
@@ -57,28 +55,33 @@ async def check(conn: ConnectionSettings, sample_s: float, thresholds: Threshold
     """Sample the cluster for `sample_s` seconds (a full Burrow window of snapshots) and list
     its problems."""
     monitor = ClusterMonitor(conn, topic_filter=topic_filter, group_filter=group_filter,
-                             configs=False, tracker=LagTracker())
-    view = await monitor.refresh()  # unreachable: raises before anything else starts
+                             configs=False, tracker=LagTracker(), exact_time_lag=True)
+    try:
+        return await _sample(monitor, conn, sample_s, thresholds, topic_filter, traffic)
+    finally:
+        await monitor.close()
+
+
+async def _sample(monitor: ClusterMonitor, conn: ConnectionSettings, sample_s: float,
+                  thresholds: Thresholds, topic_filter: str | None,
+                  traffic: bool) -> tuple[MonitorView, list[Problem]]:
+    # the committed records' timestamps (exact time lag) are read on the last refresh only
+    refreshes = DEFAULT_WINDOW - 1 if sample_s > 0 else 0
+    view = await monitor.refresh(exact=refreshes == 0)  # unreachable: raises first
     watcher = (await _traffic_watch(conn, sample_s, topic_filter) if traffic and sample_s > 0
                else None)
     try:
         # a full Burrow window: DEFAULT_WINDOW snapshots spread over the sample
-        refreshes = DEFAULT_WINDOW - 1 if sample_s > 0 else 0
         period = max(MIN_PERIOD_S, sample_s / max(1, refreshes))
         started = time.monotonic()
         for i in range(1, refreshes + 1):
             await asyncio.sleep(max(0.0, started + i * period - time.monotonic()))
-            view = await monitor.refresh()
+            view = await monitor.refresh(exact=i == refreshes)
         seen: list[TopicTraffic] = list(watcher.stats().values()) if watcher else []
     finally:
         if watcher is not None:
             await watcher.stop()
-    times = CommittedRecordTimes(conn, budget_s=conn.request_timeout_s)
-    try:
-        records = await times.lookup(lagging_keys(view))
-    finally:
-        await asyncio.to_thread(times.close)
-    return view, cluster_problems(view, records, time.time(), thresholds, seen)
+    return view, cluster_problems(view, None, view.now, thresholds, seen)
 
 
 def _json(view: MonitorView | None, problems: list[Problem], worst: Severity | None,

@@ -14,7 +14,7 @@ from core.cluster.admin import KafkaAdmin, NotFound
 from core.config.settings import ConnectionSettings
 from core.engine.monitor import ClusterMonitor, GroupHealth, MonitorView, TopicHealth
 from core.errors import ConfigError
-from core.health.units import fmt_duration
+from core.health.units import fmt_duration, fmt_time_lag
 from core.wire.partitioner import partition_for_key
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit, json_mode
@@ -45,14 +45,18 @@ def topic_json(t: TopicHealth) -> dict[str, Any]:
 
 
 async def _view(conn: ConnectionSettings, samples: float = 0, **kw: Any) -> MonitorView:
-    """One snapshot, or several over `samples` seconds for rates and time lag."""
+    """One snapshot, or several over `samples` seconds for rates and time lag. With
+    `exact_time_lag=True` the committed records' timestamps are read on the last one only."""
     monitor = ClusterMonitor(conn, **kw)
-    view = await monitor.refresh()
-    deadline = time.monotonic() + samples
-    while time.monotonic() < deadline:
-        await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        view = await monitor.refresh()
-    return view
+    try:
+        deadline = time.monotonic() + samples
+        view = await monitor.refresh(exact=samples <= 0)
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(1.0, left))
+            view = await monitor.refresh(exact=left <= 1.0)
+        return view
+    finally:
+        await monitor.close()
 
 
 @click.command()
@@ -128,10 +132,17 @@ def _escape(name: str) -> str:
 # ---- groups --------------------------------------------------------------------------------
 
 
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def group_json(g: GroupHealth) -> dict[str, Any]:
+    """A group's line. `time_lag_s`: null when unknown; with `time_lag_is_lower_bound` true it
+    is only known to be at least that (core/engine/time_lag.py)."""
     return {
         "group": g.group_id, "state": g.state, "members": g.members, "total_lag": g.total_lag,
-        "max_lag": g.max_lag, "time_lag_s": g.time_lag_s, "eta_s": None if g.eta_s is None
+        "max_lag": g.max_lag, "time_lag_s": _seconds(g.time_lag_s),
+        "time_lag_is_lower_bound": g.time_lag_lower_bound, "eta_s": None if g.eta_s is None
         else (None if g.eta_s == float("inf") else g.eta_s), "draining": g.eta_s is not None
         and g.eta_s != float("inf"), "trend": g.trend.value, "status": g.status.value,
         "reason": g.reason, "topics": list(g.topics), "data_loss_partitions": g.data_loss,
@@ -142,11 +153,15 @@ def group_json(g: GroupHealth) -> dict[str, Any]:
 @click.command()
 @click.option("--filter", "group_filter", default=None, metavar="REGEX", help="Group regex.")
 @click.option("--sample", type=click.FloatRange(0, 600), default=0, show_default=True,
-              help="Seconds to sample for time lag, ETA, trend and status (0: one snapshot).")
+              help="Seconds to sample for ETA, trend and status (0: one snapshot).")
 @with_connection
 def groups(conn: ConnectionSettings, group_filter: str | None, sample: float) -> None:
-    """Consumer groups: state, members, lag in offsets and seconds, ETA, trend, status."""
-    view = run(_view(conn, sample, group_filter=group_filter, configs=False))
+    """Consumer groups: state, members, lag in offsets and seconds, ETA, trend, status.
+
+    Time lag is exact when the record at the committed offset can be read (its timestamp),
+    "≥ N s" when only a lower bound is known (that record is gone), "-" when unknown."""
+    view = run(_view(conn, sample, group_filter=group_filter, configs=False,
+                     exact_time_lag=True))
     rows = [group_json(g) for g in view.groups.values()]
     errors = any(g.error for g in view.groups.values())  # e.g. a group it may not describe
     emit(rows, render_table(
@@ -154,7 +169,8 @@ def groups(conn: ConnectionSettings, group_filter: str | None, sample: float) ->
         + (["ERROR"] if errors else []),
         [[r["group"], r["state"], r["members"],
           "-" if r["total_lag"] is None else f"{r['total_lag']:,}",
-          fmt_duration(r["time_lag_s"]), fmt_duration(g.eta_s), r["trend"], r["status"]]
+          fmt_time_lag(g.time_lag_s, g.time_lag_lower_bound), fmt_duration(g.eta_s), r["trend"],
+          r["status"]]
          + ([g.error or "-"] if errors else [])
          for r, g in zip(rows, view.groups.values(), strict=True)]))
 
@@ -166,40 +182,54 @@ def group() -> None:
 
 @group.command("describe")
 @click.argument("group_id", metavar="GROUP")
+@click.option("--sample", type=click.FloatRange(0, 600), default=0, show_default=True,
+              help="Seconds to sample for the partitions' status (0: one snapshot).")
 @with_connection
-def group_describe(conn: ConnectionSettings, group_id: str) -> None:
-    """Per-partition committed offset, log start/end, lag and member of GROUP."""
+def group_describe(conn: ConnectionSettings, group_id: str, sample: float) -> None:
+    """Per-partition committed offset, log start/end, lag, time lag and member of GROUP.
+
+    Time lag is exact when the record at the committed offset can be read (its timestamp),
+    "≥ N s" when only a lower bound is known (that record is gone), "-" when unknown."""
 
     async def describe() -> tuple[Any, Any]:
         admin = KafkaAdmin(conn)
         info = await admin.group(group_id)  # NotFound for an unknown group
-        snap = await admin.snapshot(group_filter=f"^{_escape(group_id)}$", configs=False,
-                                    topic_filter="^(" + "|".join(_escape(t) for t in info.topics)
-                                    + ")$" if info.topics else "^$")
-        return snap, info  # described: coordinator and assignor too (snapshots skip those
-        # of Empty groups)
+        # described: coordinator and assignor too (snapshots skip those of Empty groups)
+        view = await _view(conn, sample, group_filter=f"^{_escape(group_id)}$", configs=False,
+                           exact_time_lag=True, topic_filter="^(" + "|".join(
+                               _escape(t) for t in info.topics) + ")$" if info.topics else "^$")
+        return view.groups.get(group_id), info
 
-    snap, info = run(describe())
-    rows = snap.partition_lags(group_id) if group_id in snap.groups else []
-    known = [r.lag for r in rows if r.lag is not None]
+    health, info = run(describe())
+    parts = health.partitions if health is not None else ()
+    known = [p.offset_lag for p in parts if p.offset_lag is not None]
     data = {
         "group": group_id, "state": info.state, "protocol": info.protocol,
         "coordinator": info.coordinator,
         "members": [{"member_id": m.member_id, "client_id": m.client_id, "host": m.host,
                      "assignment": [list(a) for a in m.assignment]} for m in info.members],
         "total_lag": sum(known) if known else None,
-        "partitions": [{"topic": r.topic, "partition": r.partition, "committed": r.committed,
-                        "log_start": r.log_start, "log_end": r.log_end, "lag": r.lag,
-                        "member": r.member, "client_id": r.client_id, "host": r.host,
-                        "data_loss": r.data_loss} for r in rows],
+        "time_lag_s": None if health is None else _seconds(health.time_lag_s),
+        "time_lag_is_lower_bound": health is not None and health.time_lag_lower_bound,
+        "status": None if health is None else health.status.value,
+        "reason": None if health is None else health.reason,
+        "partitions": [{"topic": p.topic, "partition": p.partition, "committed": p.committed,
+                        "log_start": p.log_start, "log_end": p.log_end, "lag": p.offset_lag,
+                        "time_lag_s": _seconds(p.time_lag_s),
+                        "time_lag_is_lower_bound": p.time_lag_lower_bound,
+                        "member": p.member, "client_id": p.client_id, "host": p.host,
+                        "data_loss": p.data_loss, "status": p.status_value}
+                       for p in parts],
     }
     head = (f"group {group_id}: {info.state}, {len(info.members)} member(s), total lag "
-            f"{'-' if data['total_lag'] is None else format(data['total_lag'], ',')}")
+            f"{'-' if data['total_lag'] is None else format(data['total_lag'], ',')}, time lag "
+            + (fmt_time_lag(health.time_lag_s, health.time_lag_lower_bound) if health else "-"))
     emit(data, head + "\n" + render_table(
-        ["TOPIC", "P", "COMMITTED", "LOG START", "LOG END", "LAG", "MEMBER", "HOST"],
-        [[r.topic, r.partition, "-" if r.committed is None else r.committed, r.log_start,
-          r.log_end, "-" if r.lag is None else r.lag, r.client_id or "-", r.host or "-"]
-         + (["DATA LOSS"] if r.data_loss else []) for r in rows]))
+        ["TOPIC", "P", "COMMITTED", "LOG START", "LOG END", "LAG", "TIME LAG", "MEMBER", "HOST"],
+        [[p.topic, p.partition, "-" if p.committed is None else p.committed, p.log_start,
+          p.log_end, "-" if p.offset_lag is None else p.offset_lag,
+          fmt_time_lag(p.time_lag_s, p.time_lag_lower_bound), p.client_id or "-", p.host or "-"]
+         + (["DATA LOSS"] if p.data_loss else []) for p in parts]))
 
 
 # ---- dispatch ------------------------------------------------------------------------------

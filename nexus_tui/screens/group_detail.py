@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Static
 
-from core.health.units import fmt_duration
+from core.health.units import fmt_duration, fmt_time_lag
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 from nexus_tui.widgets import Cell, KeyedTable, num
@@ -47,7 +47,8 @@ class GroupDetailScreen(NexusScreen):
             return
         summary.update(
             f"state [b]{g.state}[/b], {g.members} member(s), lag [b]{g.total_lag or 0:,}[/b], "
-            f"time lag {fmt_duration(g.time_lag_s)}, ETA {fmt_duration(g.eta_s)}, "
+            f"time lag {fmt_time_lag(g.time_lag_s, g.time_lag_lower_bound)}, "
+            f"ETA {fmt_duration(g.eta_s)}, "
             f"trend {g.trend.value}\nstatus [b]{g.status.value}[/b]: {g.reason}"
             + (f"\n[red]{g.data_loss} partition(s) committed below log start: data lost[/red]"
                if g.data_loss else ""))
@@ -57,7 +58,8 @@ class GroupDetailScreen(NexusScreen):
             rows[f"{r.topic}:{r.partition}"] = [
                 Cell(r.topic), num(r.partition), num(r.committed), num(r.log_end),
                 num(r.lag, style="red" if r.data_loss else ""),
-                Cell(fmt_duration(ph.time_lag_s), ph.time_lag_s or 0.0),
+                Cell(fmt_time_lag(ph.time_lag_s, ph.time_lag_lower_bound),
+                     -1.0 if ph.time_lag_s is None else ph.time_lag_s),
                 Cell(r.client_id or "-"), Cell(r.host or "-"),
                 Cell(v.status.value, v.status.value, STATUS_STYLE.get(v.status.value, "")),
             ]

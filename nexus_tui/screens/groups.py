@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.widgets import Label
 
 from core.engine.monitor import GroupHealth
-from core.health.units import fmt_duration
+from core.health.units import fmt_duration, fmt_time_lag
 from nexus_tui.screens.base import NexusScreen
 from nexus_tui.source import Pulse
 from nexus_tui.widgets import Cell, KeyedTable, RowCache, num, spark
@@ -22,15 +22,15 @@ TREND_ARROW = {"growing": "↑", "draining": "↓", "flat": "→", "unknown": "?
 
 def group_values(g: GroupHealth) -> tuple[Any, ...]:
     """What a group's row shows, as plain values (group_cells' arguments)."""
-    return (g.group_id, g.state, g.members, g.total_lag, g.time_lag_s, g.time_lag_estimated,
+    return (g.group_id, g.state, g.members, g.total_lag, g.time_lag_s, g.time_lag_lower_bound,
             g.eta_s, g.trend.value, spark(g.lag_series), g.status.value, g.error or g.reason,
             g.reason)
 
 
 def group_cells(group_id: str, state: str, members: int, total_lag: int | None,
-                time_lag_s: float | None, estimated: bool, eta: float | None, trend: str,
+                time_lag_s: float | None, lower_bound: bool, eta: float | None, trend: str,
                 sparkline: str, status: str, reason_shown: str, reason: str) -> list[Cell]:
-    tlag = fmt_duration(time_lag_s) + ("~" if estimated else "")
+    tlag = fmt_time_lag(time_lag_s, lower_bound)  # "≥ 5 s": only known to be at least that
     return [
         Cell(group_id, group_id), Cell(state, state), num(members), num(total_lag),
         Cell(tlag, time_lag_s if time_lag_s is not None else -1.0),
