@@ -59,12 +59,14 @@ class LiveSource:
     live = True
 
     def __init__(self, settings: ConnectionSettings, core: CoreLoop,
-                 watch_traffic: bool = True) -> None:
+                 watch_traffic: bool = True, **monitor_options: Any) -> None:
         self.settings = settings
         self.core = core
         self.watch_traffic = watch_traffic
+        # `monitor_options`: ClusterMonitor's (e.g. topic_filter, group_filter); time lags
+        # are exact where the record at the committed offset can be read
         self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic,
-                                    exact_time_lag=True)
+                                    **{"exact_time_lag": True, **monitor_options})
 
     async def refresh(self) -> Pulse:
         return await self.core.call(self._refresh())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from core.cluster.time_lag_exact import CommittedRecord, ExactTimeLag, RecordKey, time_lag_of
+from core.engine.columns import FIELDS
 from core.engine.monitor import MonitorView, PartitionHealth
 from core.health.burrow import GroupStatus
 from core.health.units import fmt_duration, fmt_time_lag
@@ -76,13 +77,16 @@ def cluster_problems(view: MonitorView,
                 f"hot partition(s) {list(t.skew.hot_partitions)} by produce rate "
                 f"(max/mean {t.skew.max_over_mean:.1f}, cv {t.skew.cv:.2f})")))
     for gid, g in view.groups.items():
-        worst = _worst_time_lag(view, gid, records, now)
+        # read partition by partition only for a group that is reported or checked
+        worst = (_worst_time_lag(view, gid, records, now)
+                 if g.status in (GroupStatus.ERR, GroupStatus.WARN)
+                 or thresholds.max_time_lag_s is not None else None)
         behind = "" if worst is None else (
-            f" (time lag {fmt_time_lag(worst[0], worst[1])} on {worst[2]})")
+            f"time lag {fmt_time_lag(worst[0], worst[1])} on {worst[2]}; ")
         if g.status is GroupStatus.ERR:
-            out.append(Problem(Severity.ERR, "group", gid, f"ERR: {g.reason}{behind}"))
+            out.append(Problem(Severity.ERR, "group", gid, f"ERR: {behind}{g.reason}"))
         elif g.status is GroupStatus.WARN:
-            out.append(Problem(Severity.WARN, "group", gid, f"WARN: {g.reason}{behind}"))
+            out.append(Problem(Severity.WARN, "group", gid, f"WARN: {behind}{g.reason}"))
         if g.error:
             out.append(Problem(Severity.WARN, "group", gid, f"cannot read it: {g.error}"))
         if g.data_loss:
@@ -115,10 +119,16 @@ def _worst_time_lag(view: MonitorView, gid: str, records: Mapping[RecordKey, Com
                     now: float) -> tuple[float, bool, str] | None:
     """(seconds, lower bound, where) of the group's partition furthest behind; None when no
     partition is behind by a known figure."""
+    g = view.groups[gid]
+    if not g.total_lag:
+        return None
     worst: tuple[float, bool, str] | None = None
-    for p in view.groups[gid].partitions:
-        if not p.offset_lag:
+    rows = g.partition_rows  # plain tuples: no PartitionHealth for partitions not behind
+    lag_at = FIELDS.index("offset_lag")
+    for row in rows:
+        if not row[lag_at]:
             continue
+        p = PartitionHealth._make(row)
         tl = _partition_time_lag(p, records, now)
         if tl is not None and (worst is None or tl.seconds > worst[0]):
             worst = (tl.seconds, tl.lower_bound, f"{p.topic}[{p.partition}]")
