@@ -7,7 +7,8 @@ attributes. Nothing here touches Kafka, so a scrape answers while collections ha
 
 The server runs in its own threads (wsgiref, one thread per request), apart from the event
 loop that collects: `/metrics` (each cluster's families as rendered by prometheus_client when
-its collection completed, joined; see `exposition`) and `/healthz`
+its collection completed, joined once per change of any cluster's collection; see
+`exposition`) and `/healthz`
 (200 when every cluster was collected within 3 intervals, else 503; a JSON body per cluster).
 """
 
@@ -110,22 +111,45 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def exposition(clusters: Sequence[ClusterCollection], own: CollectorRegistry) -> bytes:
+class _Joined:
+    """The clusters' blocks joined into one text, kept until a cluster's collection changes
+    (a scrape between collections, the usual case, joins nothing)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, ...] = ()
+        self._text = b""
+        self._held: list[object] = []  # the collections the key's ids belong to
+
+    def text(self, clusters: Sequence[ClusterCollection]) -> bytes:
+        lasts = [cluster.last for cluster in clusters]  # one read each: swapped whole
+        key = tuple(id(last) for last in lasts)
+        with self._lock:
+            if key == self._key:
+                return self._text
+        heads: dict[str, str] = {}
+        bodies: dict[str, list[str]] = {}
+        for last in lasts:
+            for name, (head, body) in (last.blocks if last is not None else {}).items():
+                heads.setdefault(name, head)
+                bodies.setdefault(name, []).append(body)
+        text = "".join(heads[n] + "".join(bodies[n]) for n in heads).encode()
+        with self._lock:
+            self._key, self._text, self._held = key, text, lasts
+        return text
+
+
+def exposition(clusters: Sequence[ClusterCollection], own: CollectorRegistry,
+               joined: _Joined | None = None) -> bytes:
     """/metrics: every cluster's pre-rendered blocks, one block per family, then the
     exporter's own families and process metrics (rendered now: a few samples)."""
-    heads: dict[str, str] = {}
-    bodies: dict[str, list[str]] = {}
-    for cluster in clusters:
-        last = cluster.last  # one read: swapped whole, never mutated
-        for name, (head, body) in (last.blocks if last is not None else {}).items():
-            heads.setdefault(name, head)
-            bodies.setdefault(name, []).append(body)
-    text = "".join(heads[n] + "".join(bodies[n]) for n in heads)
-    return text.encode() + generate_latest(own)
+    return (joined or _Joined()).text(clusters) + generate_latest(own)
 
 
 def _app(own: CollectorRegistry, clusters: Sequence[ClusterCollection],
          clock: Callable[[], float]) -> Callable[..., Any]:
+    joined = _Joined()
+
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":
@@ -134,7 +158,7 @@ def _app(own: CollectorRegistry, clusters: Sequence[ClusterCollection],
                            [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]
         if path in ("/metrics", "/"):
-            body = exposition(clusters, own)
+            body = exposition(clusters, own, joined)
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
                                       ("Content-Length", str(len(body)))])
             return [body]
