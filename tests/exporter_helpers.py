@@ -1,9 +1,12 @@
-"""Run `nexus-tui exporter` as a real process and read its /metrics (tests and bench)."""
+"""Run `nexus-tui exporter` (and klag-exporter, to compare) as real processes and read their
+/metrics (tests and bench)."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -100,3 +104,87 @@ def exporter_process(*args: str, env: dict[str, str] | None = None,
                 proc.kill()
                 proc.wait(5)
         os.unlink(err.name)
+
+
+KLAG_INSTALL = "cargo install --locked klag-exporter@0.1.29"
+
+
+def klag_binary(given: str | None) -> str | None:
+    """klag-exporter: --klag, on PATH, or where `cargo install` puts it."""
+    for candidate in (given, shutil.which("klag-exporter"),
+                      str(Path.home() / ".cargo" / "bin" / "klag-exporter")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def klag_config(bootstrap: str, port: int, interval_s: float, name_filter: str) -> str:
+    return f"""[exporter]
+poll_interval = "{interval_s:g}s"
+http_port = {port}
+http_host = "127.0.0.1"
+granularity = "partition"
+
+[exporter.timestamp_sampling]
+enabled = true
+mode = "message"
+
+[[clusters]]
+name = "bench"
+bootstrap_servers = "{bootstrap}"
+group_whitelist = ["{name_filter}"]
+topic_whitelist = ["{name_filter}"]
+"""
+
+
+class KlagProcess:
+    def __init__(self, proc: subprocess.Popen[bytes], url: str) -> None:
+        self.proc, self.url = proc, url
+
+    def scrape(self) -> Scrape:
+        started = time.perf_counter()
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:
+            body = resp.read().decode()
+        return Scrape(parse(body), time.perf_counter() - started, body)
+
+
+@contextmanager
+def klag_process(binary: str, bootstrap: str, interval_s: float, name_filter: str,
+                 timeout: float = 60) -> Iterator[KlagProcess]:
+    """klag-exporter on a free port, cluster label "bench", topics and groups matching
+    `name_filter`, per partition, time lag from the record at the committed offset."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="klag-") as tmp:
+        config = Path(tmp) / "config.toml"
+        config.write_text(klag_config(bootstrap, port, interval_s, name_filter))
+        log_file = open(Path(tmp) / "klag.log", "wb")  # noqa: SIM115 (closed below)
+        proc = subprocess.Popen([binary, "-c", str(config), "-l", "warn"],
+                                stdout=log_file, stderr=subprocess.STDOUT)
+        klag = KlagProcess(proc, f"http://127.0.0.1:{port}")
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"klag-exporter exited {proc.returncode}: "
+                                       f"{(Path(tmp) / 'klag.log').read_text()[-2000:]}")
+                try:
+                    klag.scrape()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "klag-exporter never served"
+                    time.sleep(0.2)  # polling interval of the deadline-bounded start wait
+            yield klag
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            log_file.close()
