@@ -2,11 +2,12 @@
 
 librdkafka does the batching, compression, idempotence and Java-compatible murmur2
 partitioning (`partitioner=murmur2_random`: key = root_id). Delivery reports are served where
-they cost least (measured with bench/publisher.py, see BENCHMARKS.md):
+they cost least (bench/publisher.py measures it; the figures are in BENCHMARKS.md):
 
-- while the event loop produces a burst (5,000+ records/s), it serves them itself every 256
-  records (`poll(0)` inline) and the poller thread keeps away: a second thread taking the GIL
-  for each of 100,000 callbacks, against a loop busy encoding, cost ~15% more CPU;
+- while the event loop produces a burst (INLINE_POLL_EVERY records within BURST_WINDOW_S), it
+  serves them itself every INLINE_POLL_EVERY records (`poll(0)` inline) and the poller thread
+  keeps away: a second thread taking the GIL for each callback, against a loop busy
+  encoding, costs more CPU than it saves;
 - otherwise the poller thread waits for them and wakes the loop once per burst of reports,
   so a lone publish() is resolved as soon as its ack arrives.
 
@@ -57,10 +58,25 @@ class Delivery:
     offset: int
 
 
+_set_topic, _set_partition, _set_offset = (
+    getattr(Delivery, name).__set__ for name in ("topic", "partition", "offset")
+)
+_new_object = object.__new__
+
+
+def _delivery(topic: str, partition: int, offset: int) -> Delivery:
+    """A Delivery from a report's fields, without the frozen dataclass's __setattr__ calls."""
+    delivery = _new_object(Delivery)
+    _set_topic(delivery, topic)
+    _set_partition(delivery, partition)
+    _set_offset(delivery, offset)
+    return delivery
+
+
 #: Records produced between two inline polls of a burst.
 INLINE_POLL_EVERY = 256
-#: INLINE_POLL_EVERY records within this time make a burst (5,000+ records/s); slower
-#: publishing (a request/reply service) never polls inline, so its acks are never delayed.
+#: INLINE_POLL_EVERY records within this time make a burst; slower publishing (a
+#: request/reply service) never polls inline, so its acks are never delayed.
 BURST_WINDOW_S = 0.05
 #: How long the poller thread stays away after the loop served reports itself.
 INLINE_QUIET_S = 0.01
@@ -77,12 +93,6 @@ class _Batch:
         # records produced (added once, when sealed) minus reports settled (as they come)
         self.pending = 0
         self.sealed = False  # every record is produced: resolve when pending drops to 0
-
-    def settle(self, index: int, result: Delivery | PublishError) -> None:
-        self.results[index] = result
-        self.pending -= 1
-        if self.pending == 0 and self.sealed and not self.future.done():
-            self.future.set_result(None)
 
 
 def _report(append: Callable[[Any], None], target: Any, err: KafkaError | None, msg: Any) -> None:
@@ -237,17 +247,22 @@ class KafkaPublisher:
                     valid_topics.add(topic)
                 checked_topic = topic
             value = envelope.encode()
+            try:
+                key = envelope.root_id.encode()
+            except UnicodeEncodeError:  # a lone surrogate: the key property says how
+                key = envelope.key
             add_result(None)
             on_delivery = partial(_report, queue_report, (batch, index))
             index += 1
             try:
-                produce(topic, value, envelope.key, on_delivery=on_delivery)
+                produce(topic, value, key, on_delivery=on_delivery)
             except BufferError:  # librdkafka's queue is full: the slow path
-                self._produce_retrying(topic, envelope.key, value, None, on_delivery)
+                self._produce_retrying(topic, key, value, None, on_delivery)
             except KafkaException as exc:
                 raise self._produce_error(topic, exc) from None
-            else:
-                self._count_produced()
+            if not index % INLINE_POLL_EVERY:
+                self._burst_check()
+        self._produced += index % INLINE_POLL_EVERY
         batch.pending += index  # reports that came in already took theirs off
         self.metrics.batch(index)
         batch.sealed = True
@@ -297,8 +312,7 @@ class KafkaPublisher:
             self._produce_retrying(topic, key, value, headers, on_delivery)
         except KafkaException as exc:
             raise self._produce_error(topic, exc) from None
-        else:
-            self._count_produced()
+        self._count_produced()
 
     def _produce_retrying(
         self, topic: str, key: bytes | None, value: bytes,
@@ -317,7 +331,6 @@ class KafkaPublisher:
                 self._drain()
             except KafkaException as exc:
                 raise self._produce_error(topic, exc) from None
-        self._count_produced()
 
     def _produce_error(self, topic: str, exc: KafkaException) -> PublishError:
         self.metrics.inc("publish_errors", topic)
@@ -327,13 +340,19 @@ class KafkaPublisher:
         """Count a produced record; in a burst, serve delivery reports here every so often."""
         self._produced += 1
         if self._produced % INLINE_POLL_EVERY == 0:
-            now = time.monotonic()
-            if now - self._burst_mark < BURST_WINDOW_S:  # a burst: serve reports right here
-                self._inline_at = now
-                assert self._producer is not None
-                self._producer.poll(0)
-                self._drain()
-            self._burst_mark = now
+            self._burst_check(0)
+
+    def _burst_check(self, counted: int = INLINE_POLL_EVERY) -> None:
+        """INLINE_POLL_EVERY more records were produced (`counted` of them not yet in
+        `_produced`): if that took less than BURST_WINDOW_S, serve delivery reports here."""
+        self._produced += counted
+        now = time.monotonic()
+        if now - self._burst_mark < BURST_WINDOW_S:  # a burst: serve reports right here
+            self._inline_at = now
+            assert self._producer is not None
+            self._producer.poll(0)
+            self._drain()
+        self._burst_mark = now
 
     def _poll_loop(self) -> None:
         producer = self._producer
@@ -359,18 +378,23 @@ class KafkaPublisher:
         self._drain_scheduled = False
         done = self._done
         published: dict[str, int] = {}
+        popleft = done.popleft
         while done:
-            target, err, msg = done.popleft()
+            target, err, msg = popleft()
             topic = msg.topic()
             result: Delivery | PublishError
             if err is None:
                 published[topic] = published.get(topic, 0) + 1
-                result = Delivery(topic, msg.partition(), msg.offset())
+                result = _delivery(topic, msg.partition(), msg.offset())
             else:
                 self.metrics.inc("publish_errors", topic)
                 result = PublishError(_describe(err, topic))
-            if type(target) is tuple:
-                target[0].settle(target[1], result)
+            if type(target) is tuple:  # (batch, index) of a publish_many
+                batch = target[0]
+                batch.results[target[1]] = result
+                batch.pending -= 1
+                if not batch.pending and batch.sealed and not batch.future.done():
+                    batch.future.set_result(None)
             elif target.done():  # cancelled by its waiter
                 continue
             elif err is None:

@@ -292,8 +292,11 @@ def _topics(reply_to: str | Iterable[str] | None) -> tuple[str, ...]:
     return topics
 
 
+_time_ns = time.time_ns
+
+
 def _now(now_ns: int | None) -> int:
-    return time.time_ns() if now_ns is None else _check_int64("created_at", now_ns)
+    return _time_ns() if now_ns is None else _check_int64("created_at", now_ns)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,12 +554,22 @@ class Envelope:
         Pass `reply_to` (a topic you consume) to make it a request; the payload is written as
         native JSON (bytes as base64, as Go writes a []byte).
         """
-        now = _now(now_ns)
-        envelope_id = f"{_check_text('source_topic', source_topic)}:{_new_uuid()}"
+        # the checks are calls only for what is not a plain str (a subclass, or an error)
+        if type(source_topic) is not str:
+            _check_text("source_topic", source_topic)
+        if type(destination_topic) is not str:
+            _check_text("destination_topic", destination_topic)
+        if type(schema_version) is not str:
+            _check_text("schema_version", schema_version)
+        try:
+            uid = _uuid_pool.pop()
+        except IndexError:
+            uid = _new_uuid()
+        now = _time_ns() if now_ns is None else _check_int64("created_at", now_ns)
+        envelope_id = f"{source_topic}:{uid}"
         return _assemble(
-            cls, envelope_id, envelope_id, "", now, now, source_topic,
-            _check_text("destination_topic", destination_topic), _topics(reply_to),
-            _check_text("schema_version", schema_version), None, payload,
+            cls, envelope_id, envelope_id, "", now, now, source_topic, destination_topic,
+            () if reply_to is None else _topics(reply_to), schema_version, None, payload,
         )
 
     def child(
