@@ -11,11 +11,11 @@ so that the machine's load falls on all of them alike. Ratios are of medians.
 - encode: `Envelope.encode()` vs `json.dumps(d)`, d = `json.loads(value)` (target <= 0.5x);
   the envelope either decoded from the wire (payload written in wire order) or built with
   `Envelope.new_root` (payload keys sorted, as Go sorts a map);
-- before: the same calls on the codec at `--before` (default: the last commit with the
+- before: the same calls on the codec at each `--before` revision (default: the last commit with the
   standard-library codec), imported from `git show REV:core/wire/envelope.py`;
 - libraries: msgspec (generic and into the typed Struct) and orjson (if installed), bare.
 
-    .venv/bin/python bench/codec.py [--runs 9] [--min-cpu-s 0.3] [--before REV] [--quick]
+    .venv/bin/python bench/codec.py [--runs 9] [--min-cpu-s 0.3] [--before REV[,REV...]] [--quick]
         [--json FILE]
 """
 
@@ -89,11 +89,15 @@ def old_codec(rev: str) -> ModuleType:
     """core/wire/envelope.py as it was at `rev`, imported as a module of its own, with the
     core/wire/gojson.py of that revision too (when it had one), so that the whole codec is
     the old one."""
-    gojson = _git_module(rev, "core/wire/gojson.py", "gojson_before", {})
-    replace = {"from core.wire.gojson import": "from gojson_before import"} if gojson else {}
-    module = _git_module(rev, "core/wire/envelope.py", "envelope_before", replace)
+    gojson = _git_module(rev, "core/wire/gojson.py", f"gojson_{rev}", {})
+    replace = {"from core.wire.gojson import": f"from gojson_{rev} import"} if gojson else {}
+    module = _git_module(rev, "core/wire/envelope.py", f"envelope_{rev}", replace)
     assert module is not None, f"no core/wire/envelope.py at {rev}"
     return module
+
+
+def _encode(envelope: Any) -> bytes:
+    return envelope.encode()
 
 
 def per_record_us(call: Callable[[Any], object], items: Sequence[Any], min_s: float) -> float:
@@ -130,7 +134,7 @@ def _fits(library: Any, value: object) -> bool:
     return True
 
 
-def data_sets(before: ModuleType) -> dict[str, dict[str, Any]]:
+def data_sets(befores: dict[str, ModuleType]) -> dict[str, dict[str, Any]]:
     order = order_envelope()
     order_bytes = order.encode()
     all_vectors = vectors()
@@ -141,17 +145,19 @@ def data_sets(before: ModuleType) -> dict[str, dict[str, Any]]:
             "bytes": values,
             "dicts": [json.loads(v) for v in values],
             "decoded": [Envelope.decode(v) for v in values],
-            "decoded_before": [before.Envelope.decode(v) for v in values],
         }
-    sets[f"{len(order_bytes):,} B envelope"].update(
-        built=[order], built_before=[order_envelope(before.Envelope)])
+        for rev, before in befores.items():
+            sets[label][f"decoded {rev}"] = [before.Envelope.decode(v) for v in values]
+    sets[f"{len(order_bytes):,} B envelope"].update(built=[order], **{
+        f"built {rev}": [order_envelope(before.Envelope)] for rev, before in befores.items()})
     return sets
 
 
-def run(runs: int, min_s: float, rev: str) -> list[Result]:
-    before = old_codec(rev)
-    for value in vectors():  # both codecs are exact: the comparison is of like with like
-        assert Envelope.decode(value) == Envelope.decode(before.Envelope.decode(value).encode())
+def run(runs: int, min_s: float, revs: list[str]) -> list[Result]:
+    befores = {rev: old_codec(rev) for rev in revs}
+    for value in vectors():  # the codecs are exact: the comparison is of like with like
+        for before in befores.values():
+            assert Envelope.decode(value) == Envelope.decode(before.Envelope.decode(value).encode())
     results: list[Result] = []
     wire_decoder = msgspec.json.Decoder(new_codec._WireIn)
     generic_decoder = msgspec.json.Decoder()
@@ -161,21 +167,23 @@ def run(runs: int, min_s: float, rev: str) -> list[Result]:
     except ImportError:
         orjson = None
         log("orjson is not installed: its lines are left out")
-    for label, data in data_sets(before).items():
+    for label, data in data_sets(befores).items():
         sides: dict[str, tuple[Callable[[Any], object], Sequence[Any]]] = {
             "json.loads": (json.loads, data["bytes"]),
             "decode": (Envelope.decode, data["bytes"]),
-            "decode before": (before.Envelope.decode, data["bytes"]),
+            **{f"decode {rev}": (before.Envelope.decode, data["bytes"])
+               for rev, before in befores.items()},
             "msgspec.json decode (generic)": (generic_decoder.decode, data["bytes"]),
             "msgspec.json decode (typed Struct)": (wire_decoder.decode, data["bytes"]),
             "json.dumps": (json.dumps, data["dicts"]),
             "encode": (Envelope.encode, data["decoded"]),
-            "encode before": (lambda e: e.encode(), data["decoded_before"]),
+            **{f"encode {rev}": (_encode, data[f"decoded {rev}"]) for rev in befores},
             "msgspec.json encode (generic)": (generic_encoder.encode, data["dicts"]),
         }
         if "built" in data:
             sides["encode, built"] = (Envelope.encode, data["built"])
-            sides["encode before, built"] = (lambda e: e.encode(), data["built_before"])
+            for rev in befores:
+                sides[f"encode {rev}, built"] = (_encode, data[f"built {rev}"])
         if orjson is not None:
             sides["orjson.loads"] = (orjson.loads, data["bytes"])
             sides["orjson.dumps"] = (orjson.dumps, [d for d in data["dicts"] if _fits(orjson, d)])
@@ -184,8 +192,8 @@ def run(runs: int, min_s: float, rev: str) -> list[Result]:
         results += [
             Result(f"[{label}] Envelope.decode / json.loads", "us/rec", times["decode"], loads,
                    "<= 1.0x", "ratio<=1.0"),
-            Result("  before (stdlib codec) / json.loads", "us/rec", times["decode before"],
-                   loads),
+            *(Result(f"  before ({rev}) / json.loads", "us/rec", times[f"decode {rev}"],
+                     loads) for rev in befores),
             Result("  msgspec.json decode, generic / json.loads", "us/rec",
                    times["msgspec.json decode (generic)"], loads, note="the library, bare"),
             Result("  msgspec.json decode, typed Struct / json.loads", "us/rec",
@@ -199,16 +207,16 @@ def run(runs: int, min_s: float, rev: str) -> list[Result]:
             Result(f"[{label}] Envelope.encode (decoded) / json.dumps", "us/rec",
                    times["encode"], dumps, "<= 0.5x", "ratio<=0.5",
                    note="payload in wire order"),
-            Result("  before (stdlib codec) / json.dumps", "us/rec", times["encode before"],
-                   dumps),
+            *(Result(f"  before ({rev}) / json.dumps", "us/rec", times[f"encode {rev}"],
+                     dumps) for rev in befores),
         ]
         if "built" in data:
             results += [
                 Result(f"[{label}] Envelope.encode (new_root) / json.dumps", "us/rec",
                        times["encode, built"], dumps, "<= 0.5x", "ratio<=0.5",
                        note="payload keys sorted"),
-                Result("  before (stdlib codec) / json.dumps", "us/rec",
-                       times["encode before, built"], dumps),
+                *(Result(f"  before ({rev}) / json.dumps", "us/rec",
+                         times[f"encode {rev}, built"], dumps) for rev in befores),
             ]
         results.append(Result("  msgspec.json encode, generic / json.dumps", "us/rec",
                               times["msgspec.json encode (generic)"], dumps,
@@ -224,14 +232,15 @@ def run(runs: int, min_s: float, rev: str) -> list[Result]:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.split("\n\n")[0])
-    p.add_argument("--before", default=BEFORE, help=f"git revision of the old codec ({BEFORE})")
+    p.add_argument("--before", default=BEFORE,
+                   help=f"git revisions of old codecs, comma-separated ({BEFORE})")
     p.add_argument("--min-cpu-s", type=float, default=None,
                    help="CPU seconds per side and repeat (0.3; --quick 0.05)")
     args = p.parse_args(argv)
     runs = args.runs or (3 if args.quick else 9)
     min_s = args.min_cpu_s or (0.05 if args.quick else 0.3)
     print_machine()
-    results = run(runs, min_s, args.before)
+    results = run(runs, min_s, args.before.split(","))
     print_table("envelope codec (CPU µs per record; ratios of medians)", results,
                 f"{runs} interleaved repeats per side, >= {min_s} s of CPU each; before = "
                 f"{args.before}; msgspec {msgspec.__version__}")

@@ -7,12 +7,16 @@ Ours are whole Nexus envelopes whose encoding is exactly 1,024 bytes (the framin
 size; the payload string fills the rest), built, encoded, produced and acknowledged inside the
 timed window. MB/s counts record values only, MB = 2^20 bytes, as ProducerPerformance does.
 
-The `before` side (`--before REV`) runs the same `publish_many` loop in a child process on
-the `core/` of git revision REV (extracted with `git archive`), against the same broker,
-interleaved with the others: the before/after comparison of one run.
+The `before` sides (`--before REV[,REV...]`) run the same `publish_many` loop in a child
+process on the `core/` of each git revision REV (extracted with `git archive`), against the
+same broker, interleaved with the others: the before/after comparison of one run.
+
+The producer settings that decide throughput are the same on both sides: acks=all,
+idempotence, lz4, linger.ms=20, batch.size=1 MiB. ProducerPerformance (Kafka 4.1) makes a
+fresh random payload per record, as we do; its other settings are the Java client's defaults.
 
     .venv/bin/python bench/publisher.py [--records 200000] [--runs 5] [--quick] [-b HOST:PORT]
-        [--sides publish_many,reference,before] [--before REV]
+        [--sides publish_many,reference] [--before REV[,REV...]]
 """
 
 from __future__ import annotations
@@ -203,21 +207,23 @@ def _reference(bootstrap: str, topic: str, count: int) -> float:
 
 
 def run(bootstrap: str, count: int, runs: int, sides: set[str],
-        replication: int = 1, before: str | None = None) -> list[Result]:
+        replication: int = 1, before: dict[str, str] | None = None) -> list[Result]:
+    """`before`: revision -> a tree holding its core/ (a side `before REV` each)."""
+    before = before or {}
+    sides = sides | {f"before {rev}" for rev in before}
     rates: dict[str, list[float]] = {s: [] for s in sides}
     cpu_us: dict[str, list[float]] = {s: [] for s in sides}
 
     def side(name: str):
         def go(i: int) -> None:
-            topic = unique(f"bench-pub-{name.replace('_', '-')}")
+            topic = unique(f"bench-pub-{re.sub('[^a-z0-9]+', '-', name)}")
             create_topics(bootstrap, [topic], 1, replication=replication)
             try:
                 if name == "reference":
                     rate = _reference(bootstrap, topic, count)
                 else:
-                    if name == "before":
-                        assert before is not None
-                        elapsed, cpu = _before(before, bootstrap, topic, count)
+                    if name.startswith("before "):
+                        elapsed, cpu = _before(before[name[7:]], bootstrap, topic, count)
                     elif name == "raw":
                         elapsed, cpu = _raw_confluent(bootstrap, topic, count)
                     elif name == "aiokafka":
@@ -232,15 +238,15 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str],
             log(f"run {i + 1}/{runs} {name}: {rate:,.0f} records/s")
         return go
 
-    order = [s for s in ("publish_many", "reference", "before", "prebuilt", "publish_nowait",
-                         "raw", "aiokafka") if s in sides]
+    order = [s for s in ("publish_many", "reference", *(f"before {rev}" for rev in before),
+                         "prebuilt", "publish_nowait", "raw", "aiokafka") if s in sides]
     interleaved(runs, *(side(s) for s in order))
     ref = rates.get("reference", [])
     mb = RECORD_SIZE / MiB
     results = []
     for name, label in (
         ("publish_many", "publish_many, envelopes built in the loop"),
-        ("before", "before: the same on the old core"),
+        *((f"before {rev}", f"before: the same on the core of {rev}") for rev in before),
         ("prebuilt", "publish_many, envelopes built before"),
         ("publish_nowait", "publish_nowait + gather, built in the loop"),
     ):
@@ -267,8 +273,8 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str],
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--records", type=int, default=None, help="records per run (200,000)")
-    p.add_argument("--before", default=None, metavar="REV",
-                   help="git revision whose core/ the `before` side runs (added to --sides)")
+    p.add_argument("--before", default=None, metavar="REV[,REV...]",
+                   help="git revisions whose core/ a `before` side each runs")
     p.add_argument("--one-run", default=None, help=argparse_suppress())
     p.add_argument("--topic", default=None, help=argparse_suppress())
     p.add_argument("--sides", default="publish_many,reference,prebuilt,publish_nowait,raw",
@@ -282,18 +288,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(_ours(args.bootstrap, args.topic, count, args.one_run))))
         return 0
     sides = set(args.sides.split(","))
-    tree = None
-    if args.before:
-        sides.add("before")
-        tree = old_tree(args.before)
+    trees = {rev: old_tree(rev) for rev in (args.before or "").split(",") if rev}
     print_machine()
     try:
         with broker(args.bootstrap) as b:
             rss_before = b.rss_mib()
-            results = run(b.bootstrap, count, runs, sides, before=tree)
+            results = run(b.bootstrap, count, runs, sides, before=trees)
             rss_after = b.rss_mib()
     finally:
-        if tree:
+        for tree in trees.values():
             shutil.rmtree(tree, ignore_errors=True)
     note = (f"{count:,} records x {RECORD_SIZE} B per run, {runs} runs per side, acks=all, lz4, "
             f"linger.ms={LINGER_MS}, batch.size={BATCH_BYTES}, 1 partition")

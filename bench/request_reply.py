@@ -16,6 +16,7 @@ percentiles for acks=all at a low fixed rate serve as the reference for the ack 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import time
@@ -42,7 +43,8 @@ from core import Envelope, HandlerContext, KafkaPublisher, KafkaSubscriber, Requ
 from core.local.tools import PRODUCER_PERFORMANCE
 
 WARMUP = 200
-TARGET_P99_MS = 10.0
+TARGET_P99_MS = 10.0  # issue 18: <= 10 ms with the machine loaded, <= 3 ms on a quiet one
+TARGET_QUIET_P99_MS = 3.0
 PAYLOAD = {"op": "echo", "data": "x" * 200}
 
 
@@ -135,18 +137,21 @@ def main(argv: list[str] | None = None) -> int:
     ack: dict[str, list[float]] = {"p50": [], "p99": [], "max": []}
     ref: dict[str, list[float]] = {"p50": [], "p99": [], "max": []}
     jitter: dict[str, list[float]] = {"p50": [], "p99": [], "max": []}
+    loads: list[str] = []  # 1-minute load average before and after each round-trip run
     with broker(args.bootstrap) as b:
         # a fresh broker JIT-compiles its produce/fetch paths during its first seconds
         log("broker warm-up: one unmeasured run of 1,000 round trips")
         asyncio.run(round_trips(b.bootstrap, 1_000))
         for i in range(runs):
+            load_before = os.getloadavg()[0]
             with JitterProbe() as probe:
                 got = asyncio.run(round_trips(b.bootstrap, requests))
+            loads.append(f"{load_before:.1f}-{os.getloadavg()[0]:.1f}")
             jitter["p50"].append(probe.p50_ms)
             jitter["p99"].append(probe.p99_ms)
             jitter["max"].append(probe.max_ms)
-            log(f"run {i + 1}/{runs} round trip: " + ", ".join(f"{k} {v:.2f} ms"
-                                                             for k, v in got.items()))
+            log(f"run {i + 1}/{runs} round trip (load {loads[-1]}): " + ", ".join(
+                f"{k} {v:.2f} ms" for k, v in got.items()))
             for k, v in got.items():
                 rr[k].append(v)
             got = asyncio.run(round_trips(b.bootstrap, requests, service_preset=False))
@@ -165,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     results = [
         Result("request -> reply p50", "ms", rr["p50"]),
         Result("request -> reply p99", "ms", rr["p99"], target=f"<= {TARGET_P99_MS:g} ms",
-               check=f"<={TARGET_P99_MS}"),
+               check=f"<={TARGET_P99_MS}", note=f"load average during the runs: "
+               f"{', '.join(loads)}; on a quiet machine the goal is <= {TARGET_QUIET_P99_MS:g} ms"),
         Result("request -> reply max", "ms", rr["max"]),
         Result("  machine's scheduling delay meanwhile: p99", "ms", jitter["p99"],
                note="a separate process sleeping 1 ms in a loop: how late it woke up "

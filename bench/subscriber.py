@@ -5,17 +5,26 @@ it from the beginning in a fresh consumer group. Ours: KafkaSubscriber with a no
 its at-least-once commits (after handling, every second and on stop), timed from start() (group
 join included) to the last record handled — as ConsumerPerformance's nMsg.sec counts from
 before its join to its last record. Diagnostic sides show where the time goes: bare aiokafka and
-bare confluent-kafka (librdkafka) consume loops, without and with Envelope.decode.
+bare confluent-kafka (librdkafka) consume loops, without and with Envelope.decode. The
+`before` sides (`--before REV[,REV...]`) run our side in a child process on the `core/` of
+each git revision REV, same topic, interleaved: the before/after comparison of one run.
 
     .venv/bin/python bench/subscriber.py [--records 200000] [--runs 5] [--quick] [-b HOST:PORT]
+        [--sides ours,reference,...] [--before REV[,REV...]]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
 import random
+import shutil
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from common import (
@@ -34,13 +43,13 @@ from common import (
     write_json,
 )
 from confluent_kafka import Consumer
-from publisher import RECORD_SIZE, envelopes
+from publisher import RECORD_SIZE, envelopes, old_tree
 
 from core import Envelope, HandlerContext, KafkaPublisher, KafkaSubscriber
 from core.local.tools import CONSUMER_PERFORMANCE
 
 PARTITIONS = 3
-TARGET_RATIO = 0.6
+TARGET_RATIO = 0.7  # issue 18
 
 
 async def _fill(bootstrap: str, topic: str, count: int) -> None:
@@ -134,7 +143,23 @@ def _reference(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
     return float(cols[5]), float(cols[9])
 
 
-def run(bootstrap: str, count: int, runs: int, sides: set[str]) -> list[Result]:
+def _before(tree: str, bootstrap: str, topic: str, count: int) -> tuple[float, float, float]:
+    """Our side in a child process importing `core` from `tree` (the child logs it)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, str(Path(__file__).parent)]))
+    out = subprocess.run(
+        [sys.executable, __file__, "--one-run", "-b", bootstrap, "--topic", topic,
+         "--records", str(count)],
+        env=env, check=True, stdout=subprocess.PIPE, text=True, cwd=tree,
+    ).stdout
+    elapsed, stop_s, cpu = json.loads(out.strip().splitlines()[-1])
+    return elapsed, stop_s, cpu
+
+
+def run(bootstrap: str, count: int, runs: int, sides: set[str],
+        before: dict[str, str] | None = None) -> list[Result]:
+    """`before`: revision -> a tree holding its core/ (a side `before REV` each)."""
+    before = before or {}
+    sides = sides | {f"before {rev}" for rev in before}
     topic = unique("bench-sub-topic")
     create_topics(bootstrap, [topic], PARTITIONS)
     log(f"filling {topic} with {count:,} envelopes of {RECORD_SIZE} B ...")
@@ -150,6 +175,8 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str]) -> list[Result]:
             elif name == "ours":
                 elapsed, stop_s, cpu = asyncio.run(_ours(bootstrap, topic, count))
                 rates["ours_stop"].append(stop_s)
+            elif name.startswith("before "):
+                elapsed, _, cpu = _before(before[name[7:]], bootstrap, topic, count)
             elif name.startswith("aiokafka"):
                 elapsed, cpu = asyncio.run(_aiokafka(bootstrap, topic, count,
                                                      name.endswith("decode")))
@@ -162,8 +189,8 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str]) -> list[Result]:
             log(f"run {i + 1}/{runs} {name}: {rate:,.0f} records/s")
         return go
 
-    order = [s for s in ("ours", "reference", "aiokafka", "confluent", "aiokafka+decode",
-                         "confluent+decode") if s in sides]
+    order = [s for s in ("ours", "reference", *(f"before {rev}" for rev in before), "aiokafka",
+                         "confluent", "aiokafka+decode", "confluent+decode") if s in sides]
     interleaved(runs, *(side(s) for s in order))
     ref = rates.get("reference", [])
     mb = RECORD_SIZE / MiB
@@ -177,6 +204,12 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str]) -> list[Result]:
                    [r * mb for r in ref]),
             Result("  same, CPU of our process", "us/rec", cpu_us["ours"]),
             Result("  stop() (final commit, leave group)", "s", rates["ours_stop"]),
+        ]
+    for rev in before:
+        results += [
+            Result(f"before: the same on the core of {rev}", "rec/s", rates[f"before {rev}"],
+                   ref, f">= {TARGET_RATIO}x ConsumerPerformance", f"ratio>={TARGET_RATIO}"),
+            Result("  same, CPU of our process", "us/rec", cpu_us[f"before {rev}"]),
         ]
     if ref:
         results.append(Result("ConsumerPerformance fetch.nMsg.sec (join excluded)", "rec/s",
@@ -200,13 +233,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--records", type=int, default=None, help="records in the topic (200,000)")
     p.add_argument("--sides", default="ours,reference,aiokafka,confluent,aiokafka+decode,"
                    "confluent+decode", help="comma-separated sides to run")
+    p.add_argument("--before", default=None, metavar="REV[,REV...]",
+                   help="git revisions whose core/ a `before` side each runs")
+    p.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--topic", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     count = args.records or (20_000 if args.quick else 200_000)
     runs = args.runs or (2 if args.quick else 5)
+    if args.one_run:  # the child of a `before` side: one run, (elapsed, stop, cpu) as JSON
+        log(f"before side: core from {Path(sys.modules['core'].__file__).parent.parent}")
+        print(json.dumps(asyncio.run(_ours(args.bootstrap, args.topic, count))))
+        return 0
     sides = set(args.sides.split(","))
+    trees = {rev: old_tree(rev) for rev in (args.before or "").split(",") if rev}
     print_machine()
-    with broker(args.bootstrap) as b:
-        results = run(b.bootstrap, count, runs, sides)
+    try:
+        with broker(args.bootstrap) as b:
+            results = run(b.bootstrap, count, runs, sides, before=trees)
+    finally:
+        for tree in trees.values():
+            shutil.rmtree(tree, ignore_errors=True)
     print_table("subscriber throughput", results,
                 f"{count:,} envelopes of {RECORD_SIZE} B, {PARTITIONS} partitions, "
                 f"{runs} runs per side, fresh group each run")

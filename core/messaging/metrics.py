@@ -39,6 +39,13 @@ class Summary:
         self.total += value
         self.max = max(self.max, value)
 
+    def observe_many(self, count: int, total: float, largest: float) -> None:
+        """`count` values of sum `total` and maximum `largest`, as `count` observe() calls."""
+        self.count += count
+        self.total += total
+        if largest > self.max:
+            self.max = largest
+
 
 @dataclass(frozen=True)
 class MetricsSnapshot:
@@ -87,6 +94,18 @@ class ClientMetrics:
         self._batch.observe(size)
         if self._prom:
             self._prom_batch.observe(size)
+
+    @property
+    def exported(self) -> bool:
+        """Whether the metrics go to a Prometheus registry (which then wants each value)."""
+        return bool(self._prom)
+
+    def handled(self, topic: str, count: int, seconds: float, longest: float) -> None:
+        """`count` successful handler runs of `seconds` in all, the longest `longest`: the
+        same in-process counts as `count` handler_time() + inc("handled_ok") calls (for
+        metrics that are not exported; exported ones take each run through handler_time)."""
+        self.inc("handled_ok", topic, count)
+        self._handler.observe_many(count, seconds, longest)
 
     def handler_time(self, topic: str, seconds: float) -> None:
         self._handler.observe(seconds)
