@@ -12,19 +12,27 @@ partition of topic i with a random lag of 0-5 records, so ~5 in 6 partitions lag
 - `nexus-tui exporter` as a real process: its own `nexus_exporter_collection_duration_seconds`,
   the wall time of each scrape of /metrics, the number of series and its RSS
   (`process_resident_memory_bytes`) once idle between collections;
+- scrapes under collection: /metrics fetched back to back (raw HTTP, nothing parsed, so the
+  bench itself costs little CPU) for two intervals; the scrapes that overlapped a collection
+  (from the exporter's own last-success time and duration) are counted apart: median, p99,
+  worst;
 
 and every group's exported `kafka_consumergroup_group_sum_lag` is checked to equal
 ConsumerGroupCommand's.
 
-    .venv/bin/python bench/exporter.py [--runs 5] [--quick] [-b HOST:PORT]
+    .venv/bin/python bench/exporter.py [--runs 5] [--quick] [-b HOST:PORT] [--topics N]
+        [--broker-heap 2g] [--skip-reference]
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
+import statistics
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import snapshot
@@ -89,10 +97,37 @@ async def in_process(bootstrap: str, runs: int) -> dict[str, list[float]]:
     return got
 
 
-def as_process(bootstrap: str, runs: int, expected: dict[str, int]) -> dict[str, list[float]]:
-    got: dict[str, list[float]] = {"duration": [], "scrape": [], "rss": [], "series": []}
-    with exporter_process("-b", bootstrap, "--interval", "5", "--groups", "^bench-snap-",
-                          "--topics", "^bench-snap-", timeout=120) as exp:
+_LAST = re.compile(rb"^nexus_exporter_last_success_timestamp_seconds\{[^}]*\} (\S+)$", re.M)
+_TOOK = re.compile(rb"^nexus_exporter_collection_duration_seconds\{[^}]*\} (\S+)$", re.M)
+
+
+def scrapes_under_collection(url: str, seconds: float) -> tuple[list[float], list[float]]:
+    """Scrape back to back for `seconds`: (every scrape's wall time, those of the scrapes that
+    overlapped a collection)."""
+    scrapes: list[tuple[float, float]] = []
+    collections: set[tuple[float, float]] = set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        wall, started = time.time(), time.perf_counter()
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+            body = resp.read()
+        took = time.perf_counter() - started
+        scrapes.append((wall, took))
+        last, dur = _LAST.search(body), _TOOK.search(body)
+        if last and dur:
+            collections.add((float(last.group(1)), float(dur.group(1))))
+        time.sleep(0.01)  # back to back, leaving the CPU a breath
+    during = [took for wall, took in scrapes
+              if any(fin - dur <= wall + took and wall <= fin for fin, dur in collections)]
+    return [took for _, took in scrapes], during
+
+
+def as_process(bootstrap: str, runs: int, expected: dict[str, int],
+               interval_s: float = 5.0) -> dict[str, list[float]]:
+    got: dict[str, list[float]] = {"duration": [], "scrape": [], "rss": [], "series": [],
+                                   "tight": [], "during": []}
+    with exporter_process("-b", bootstrap, "--interval", f"{interval_s:g}", "--groups",
+                          "^bench-snap-", "--topics", "^bench-snap-", timeout=120) as exp:
         seen: set[float] = set()
         deadline = time.monotonic() + 60 + 10 * runs
         while len(seen) < runs + 1 and time.monotonic() < deadline:
@@ -109,10 +144,11 @@ def as_process(bootstrap: str, runs: int, expected: dict[str, int]) -> dict[str,
                             s.values("kafka_consumergroup_group_sum_lag").items()}
                     bad = [g for g in expected if sums.get(g) != expected[g]]
                     assert not bad, f"sum lag differs for {len(bad)} groups, e.g. {bad[:3]}"
-                    time.sleep(2.5)  # between collections: the exporter is idle
+                    time.sleep(interval_s / 2)  # between collections: the exporter is idle
                     got["rss"].append(
                         (exp.scrape().one("process_resident_memory_bytes") or 0) / 2**20)
             time.sleep(0.5)  # scrape pacing (every scrape is timed)
+        got["tight"], got["during"] = scrapes_under_collection(exp.url, 2 * interval_s)
     return got
 
 
@@ -125,23 +161,34 @@ def _patient_create_topics(bootstrap: str, names: list[str], partitions: int) ->
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--topics", type=int, default=None, help="topics (= groups); default 200")
+    p.add_argument("--interval", type=float, default=5.0, help="the exporter's interval")
+    p.add_argument("--broker-heap", default=None, help="the private broker's -Xmx (e.g. 2g)")
+    p.add_argument("--skip-reference", action="store_true",
+                   help="no ConsumerGroupCommand (the sum lags are still checked against the "
+                        "commits)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     topics = args.topics or (20 if args.quick else 200)
     runs = args.runs or (2 if args.quick else 5)
     print_machine()
     snapshot.create_topics = _patient_create_topics  # type: ignore[assignment]
+    if args.broker_heap:  # many partitions: the private broker's 512 MiB heap is too small
+        from core.local import cluster
+
+        cluster.BROKER_JVM_FLAGS[:] = [f for f in cluster.BROKER_JVM_FLAGS
+                                       if not f.startswith(("-Xmx", "-Xms"))]
+        cluster.BROKER_JVM_FLAGS += [f"-Xmx{args.broker_heap}", f"-Xms{args.broker_heap}"]
     with broker(args.bootstrap) as b:
         log(f"growing to {topics} topics x 10 partitions, {topics} groups ...")
         expected = grow(b.bootstrap, 0, topics, random.Random(7))
         ref_wall: list[float] = []
-        for _ in range(min(runs, 3)):
+        for _ in range(0 if args.skip_reference else min(runs, 3)):
             wall, lags = reference(b.bootstrap)
             ref_wall.append(wall)
             ref = {g: v for g, v in lags.items() if g in expected}
             assert ref == expected, "ConsumerGroupCommand disagrees with the committed lags"
         log(f"ConsumerGroupCommand: {', '.join(f'{w:.2f}' for w in ref_wall)} s")
         inproc = asyncio.run(in_process(b.bootstrap, runs))
-        proc = as_process(b.bootstrap, runs, expected)
+        proc = as_process(b.bootstrap, runs, expected, args.interval)
     parts = topics * 10
     results = [
         Result(f"{parts:,} partitions, {topics} groups: a collection (clients reused)", "s",
@@ -157,13 +204,28 @@ def main(argv: list[str] | None = None) -> int:
                proc["duration"]),
         Result("exporter process: scrape of /metrics (wall)", "s", proc["scrape"],
                target="< 0.1 s", check="<=0.1"),
+        Result("exporter process: scrapes back to back (wall)", "s", proc["tight"],
+               target="< 0.1 s", check="<=0.1"),
+        Result("  of which during a collection", "s", proc["during"] or [float("nan")],
+               target="< 0.1 s", check="<=0.1"),
         Result("exporter process: series per scrape", "n", proc["series"]),
         Result("exporter process: RSS between collections", "MiB", proc["rss"]),
     ]
     print_table("exporter", results, f"{runs} collections; sum lag of every group checked "
-                "equal to ConsumerGroupCommand's")
+                "equal to the commits" + ("" if args.skip_reference else
+                                          " and to ConsumerGroupCommand's")
+                + f"; scrapes back to back: {_spread(proc['tight'])}; during a collection: "
+                f"{_spread(proc['during'])}")
     write_json(args.json_out, "exporter", results, {"topics": topics, "runs": runs})
     return 0
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "none"
+    p99 = statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
+    return (f"{len(values)} scrapes, median {statistics.median(values) * 1000:.1f} ms, "
+            f"p99 {p99 * 1000:.1f} ms, worst {max(values) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -124,7 +124,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def klag_config(bootstrap: str, port: int, interval_s: float, name_filter: str) -> str:
+def klag_config(bootstrap: str, port: int, interval_s: float, name_filter: str,
+                fetches: int | None = None, cache_ttl_s: float | None = None) -> str:
+    """klag's TOML; `fetches`: its max_concurrent_fetches (None: its default, 5);
+    `cache_ttl_s`: how long it keeps a fetched timestamp (None: its default, 60 s)."""
+    tuned = "" if fetches is None else f"max_concurrent_fetches = {fetches}\n"
+    tuned += "" if cache_ttl_s is None else f'cache_ttl = "{cache_ttl_s:g}s"\n'
     return f"""[exporter]
 poll_interval = "{interval_s:g}s"
 http_port = {port}
@@ -134,7 +139,7 @@ granularity = "partition"
 [exporter.timestamp_sampling]
 enabled = true
 mode = "message"
-
+{tuned}
 [[clusters]]
 name = "bench"
 bootstrap_servers = "{bootstrap}"
@@ -156,13 +161,15 @@ class KlagProcess:
 
 @contextmanager
 def klag_process(binary: str, bootstrap: str, interval_s: float, name_filter: str,
-                 timeout: float = 60) -> Iterator[KlagProcess]:
+                 timeout: float = 60, fetches: int | None = None,
+                 cache_ttl_s: float | None = None) -> Iterator[KlagProcess]:
     """klag-exporter on a free port, cluster label "bench", topics and groups matching
     `name_filter`, per partition, time lag from the record at the committed offset."""
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="klag-") as tmp:
         config = Path(tmp) / "config.toml"
-        config.write_text(klag_config(bootstrap, port, interval_s, name_filter))
+        config.write_text(klag_config(bootstrap, port, interval_s, name_filter, fetches,
+                                      cache_ttl_s))
         log_file = open(Path(tmp) / "klag.log", "wb")  # noqa: SIM115 (closed below)
         proc = subprocess.Popen([binary, "-c", str(config), "-l", "warn"],
                                 stdout=log_file, stderr=subprocess.STDOUT)
