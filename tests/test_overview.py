@@ -146,3 +146,28 @@ async def test_a_healthy_cluster_says_all_ok(kafka, unique, scoped_app):
         assert title.startswith("All OK: nothing wrong now (1 group(s), 1 topic(s), "
                                 "1 broker(s) checked)"), title
         assert not _problems(app).display and _problems(app).keys == []
+
+
+async def test_the_groups_view_shows_a_lower_bound_as_one_and_unknown_as_unknown(
+        kafka, unique, scoped_app):
+    import re
+
+    from tests.test_time_lag_truth import _delete_records
+
+    gone_head, all_gone = f"{unique}-a", f"{unique}-b"
+    for topic in (gone_head, all_gone):
+        _old_records(kafka.bootstrap, topic)
+        commit_offsets(kafka.bootstrap, f"{topic}-g", {(topic, 0): 5})
+    _delete_records(kafka.bootstrap, gone_head, 10)  # the record at the commit is gone
+    _delete_records(kafka.bootstrap, all_gone, RECORDS)  # no record left to date it
+    app = scoped_app(kafka.bootstrap, unique)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one(KeyedTable)
+        await wait_on(pilot, lambda: {f"{gone_head}-g", f"{all_gone}-g"} <= set(table.keys),
+                      60, "both groups")
+        bound = str(table.get_cell(f"{gone_head}-g", "tlag"))
+        assert re.fullmatch(r"≥ 1[45] min( \d+ s)?", bound), bound
+        # one sample: unknown; later samples: at least the time since the first one
+        unknown = str(table.get_cell(f"{all_gone}-g", "tlag"))
+        assert unknown == "-" or re.fullmatch(r"≥ \d+ s", unknown), unknown

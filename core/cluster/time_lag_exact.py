@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
 
 from core.config.settings import ConnectionSettings
 
@@ -156,8 +156,9 @@ class CommittedRecordTimes:
                         continue
                     err = msg.error()
                     if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:  # nothing readable
-                            want.pop(key)
+                        # end of the partition: nothing readable; any other error of this
+                        # partition (not authorized, ...): unknown now, not worth the budget
+                        want.pop(key)
                         continue
                     committed = want.pop(key)
                     ts_type, ts_ms = msg.timestamp()

@@ -318,10 +318,12 @@ class ClusterMonitor:
 
 def lagging_keys(snap: ClusterSnapshot) -> list[RecordKey]:
     """(topic, partition, committed) of every group partition behind its log end: the
-    records whose timestamps make the exact time lags."""
+    records whose timestamps make the exact time lags. Not of an offline partition: no
+    leader to fetch from, its read would only spend the budget."""
+    offline = {(p.topic, p.partition) for p in snap.partitions() if p.offline}
     return [(r.topic, r.partition, r.committed) for gid in snap.groups
             for r in snap.partition_lags(gid) if r.lag and r.committed is not None
-            and r.committed >= 0]
+            and r.committed >= 0 and (r.topic, r.partition) not in offline]
 
 
 assert PartitionHealth._fields == FIELDS, "core/engine/columns.py keeps PartitionHealth's order"
