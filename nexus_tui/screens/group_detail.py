@@ -45,8 +45,9 @@ class GroupDetailScreen(NexusScreen):
         if g is None:
             summary.update("[red]this group is gone[/red]")
             return
+        lag = "-" if g.total_lag is None else f"{g.total_lag:,}"  # never committed: unknown
         summary.update(
-            f"state [b]{g.state}[/b], {g.members} member(s), lag [b]{g.total_lag or 0:,}[/b], "
+            f"state [b]{g.state}[/b], {g.members} member(s), lag [b]{lag}[/b], "
             f"time lag {fmt_time_lag(g.time_lag_s, g.time_lag_lower_bound)}, "
             f"ETA {fmt_duration(g.eta_s)}, "
             f"trend {g.trend.value}\nstatus [b]{g.status.value}[/b]: {g.reason}"
