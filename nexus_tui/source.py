@@ -64,9 +64,10 @@ class LiveSource:
         self.core = core
         self.watch_traffic = watch_traffic
         # `monitor_options`: ClusterMonitor's (e.g. topic_filter, group_filter); time lags
-        # are exact where the record at the committed offset can be read
-        self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic,
-                                    **{"exact_time_lag": True, **monitor_options})
+        # are exact where the record at the committed offset can be read, read while the
+        # refreshes go on (a refresh never waits for them)
+        self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic, **{
+            "exact_time_lag": True, "exact_in_background": True, **monitor_options})
 
     async def refresh(self) -> Pulse:
         return await self.core.call(self._refresh())

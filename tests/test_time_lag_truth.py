@@ -234,3 +234,33 @@ def test_nothing_known_is_unknown_and_a_sample_makes_it_a_lower_bound(kafka, uni
                                     "-b", kafka.bootstrap)
     assert rows[0]["time_lag_is_lower_bound"] is True
     assert 1.0 <= rows[0]["time_lag_s"] <= after - before, rows[0]
+
+
+async def test_the_engine_reads_the_records_in_the_background_never_waiting_for_them(
+        kafka, unique):
+    from core.engine.monitor import ClusterMonitor
+    from tests.kafka_helpers import wait_until
+
+    group = f"{unique}-g"
+    ts = _old_records(kafka.bootstrap, unique)
+    commit_offsets(kafka.bootstrap, group, {(unique, 0): 5})
+    monitor = ClusterMonitor(kafka.bootstrap, topic_filter=f"^{unique}$",
+                             group_filter=f"^{group}$", exact_time_lag=True,
+                             exact_in_background=True)
+    try:
+        first = await monitor.refresh()
+        # the first refresh did not wait for the record: unknown (one sample), not a guess
+        assert first.groups[group].time_lag_s is None
+        assert monitor.timings["exact_s"] < 1.0
+        views = []
+
+        async def exact() -> bool:
+            views.append(await monitor.refresh())
+            g = views[-1].groups[group]
+            return g.time_lag_s is not None and not g.time_lag_lower_bound
+
+        await wait_until(exact, 30, "the exact time lag from the background read")
+        view = views[-1]
+        assert abs(view.groups[group].time_lag_s - (view.now - ts[5])) < 0.01
+    finally:
+        await monitor.close()

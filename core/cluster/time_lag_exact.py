@@ -106,6 +106,11 @@ class CommittedRecordTimes:
             }))
         return self._consumer
 
+    def cached(self, keys: Iterable[RecordKey]) -> dict[RecordKey, CommittedRecord]:
+        """The records of these keys read by an earlier lookup (no fetch)."""
+        cache = self._cache
+        return {k: cache[k] for k in keys if k in cache}
+
     async def lookup(self, keys: Iterable[RecordKey]) -> dict[RecordKey, CommittedRecord]:
         """The committed records of these keys that could be read within the budget."""
         wanted = list(dict.fromkeys(keys))

@@ -270,11 +270,17 @@ class ClusterMonitor:
     def __init__(self, settings: ConnectionSettings | str, *, include_internal: bool = False,
                  topic_filter: str | None = None, group_filter: str | None = None,
                  tracker: LagTracker | None = None, configs: bool = True,
-                 abort_safe_groups: bool = False, exact_time_lag: bool = False) -> None:
+                 abort_safe_groups: bool = False, exact_time_lag: bool = False,
+                 exact_in_background: bool = False) -> None:
         """`exact_time_lag`: each refresh reads the timestamp of the record at every lagging
         committed offset (one bounded fetch per partition whose commit moved: the records are
         cached; core/cluster/time_lag_exact.py), so time lags are exact from the first
-        snapshot instead of known only once the sampled end offsets cover the commit."""
+        snapshot instead of known only once the sampled end offsets cover the commit.
+
+        `exact_in_background` (a refresh loop: the TUI's engine): a refresh does not wait for
+        those reads; it uses the records read so far and starts reading the missing ones,
+        which the next refresh uses. Until then such a partition's time lag comes from the
+        sampled end offsets (a figure, a bound or unknown: core/engine/time_lag.py)."""
         self.admin = KafkaAdmin(settings)
         if abort_safe_groups:  # a long-lived loop: a librdkafka abort must not take it down
             from core.engine.group_reader import GroupReader
@@ -287,6 +293,8 @@ class ClusterMonitor:
         self.tracker = tracker or LagTracker()
         self.times = (CommittedRecordTimes(self.admin.settings, budget_s=min(
             EXACT_BUDGET_S, self.admin.settings.request_timeout_s)) if exact_time_lag else None)
+        self.exact_in_background = exact_in_background
+        self._reading: asyncio.Future[Any] | None = None  # the background read, if any
         #: how long the last refresh took: snapshot_s (KafkaAdmin.snapshot), exact_s (the
         #: committed records' timestamps), observe_s
         self.timings: dict[str, float] = {}
@@ -299,8 +307,11 @@ class ClusterMonitor:
             topic_filter=self.topic_filter, include_internal=self.include_internal,
             group_filter=self.group_filter, configs=self.configs)
         taken = time.perf_counter()
-        records = (await self.times.lookup(lagging_keys(snap)) if self.times and exact
-                   else None)
+        records = None
+        if self.times is not None and exact:
+            keys = lagging_keys(snap)
+            records = (self._read_behind(keys) if self.exact_in_background
+                       else await self.times.lookup(keys))
         read = time.perf_counter()
         view = self.tracker.observe(snap, now if now is not None else time.time(), records)
         self.timings = {"snapshot_s": taken - started, "observe_s": time.perf_counter() - read}
@@ -308,8 +319,27 @@ class ClusterMonitor:
             self.timings["exact_s"] = read - taken
         return view
 
+    def _read_behind(self, keys: list[RecordKey]) -> dict[RecordKey, CommittedRecord]:
+        """The records read so far of these keys; a background read of all of them starts
+        when some are missing and none is running. A read that failed fails this refresh
+        (its reason shown once), and the next refresh starts another."""
+        assert self.times is not None
+        reading = self._reading
+        if reading is not None and reading.done():
+            self._reading = None
+            reading.result()
+        known = self.times.cached(keys)
+        if self._reading is None and len(known) < len(keys):
+            self._reading = asyncio.ensure_future(self.times.lookup(keys))
+        return known
+
     async def close(self) -> None:
         """Close the group reader's client and the timestamp reader, if there are any."""
+        if self._reading is not None:
+            self._reading.cancel()
+            await asyncio.wait([self._reading])
+            if not self._reading.cancelled():
+                self._reading.exception()  # closing: a failed last read is no news
         if self.times is not None:
             await asyncio.to_thread(self.times.close)
         if self.admin.group_reader is not None:
