@@ -190,6 +190,30 @@ def test_group_describe_gives_each_partition_its_exact_time_lag(kafka, unique):
     assert "TIME LAG" in human.stdout.splitlines()[1]
     assert "≥" not in human.stdout
 
+    # sampled: the same exact figures, and the partitions' status judged over the window
+    before, data, after = _cli_json("group", "describe", group, "--sample", "1", "-b",
+                                    kafka.bootstrap)
+    parts = {p["partition"]: p for p in data["partitions"]}
+    assert before - ts[5] - SLACK_S <= parts[0]["time_lag_s"] <= after - ts[5], parts[0]
+    assert parts[0]["time_lag_is_lower_bound"] is False
+
+
+def test_health_names_the_exact_time_lag_of_records_written_long_ago(kafka, unique):
+    group = f"{unique}-g"
+    _old_records(kafka.bootstrap, unique)
+    commit_offsets(kafka.bootstrap, group, {(unique, 0): 5})
+    for sample in ("0", "1"):
+        out = nexus("health", "--groups", f"^{group}$", "--topics", f"^{unique}$", "--sample",
+                    sample, "--max-time-lag", "600", "--json", "--no-traffic", "-b",
+                    kafka.bootstrap)
+        assert out.returncode == 2, out.stdout + out.stderr
+        reasons = [p["reason"] for p in json.loads(out.stdout)["problems"]
+                   if p["subject"] == group and p["reason"].startswith("time lag ")]
+        # 895 s behind: over 600 s, and said as the figure it is (no "≥")
+        assert len(reasons) == 1 and reasons[0].startswith(("time lag 14 min", "time lag 15 min")
+                                                           ), reasons
+        assert f"on {unique}[0], over 10 min" in reasons[0], reasons
+
 
 def test_a_deleted_committed_record_gives_a_lower_bound_said_as_one(kafka, unique):
     group = f"{unique}-g"
