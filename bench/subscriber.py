@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -127,6 +128,75 @@ def _confluent(bootstrap: str, topic: str, count: int, decode: bool) -> tuple[fl
     return elapsed, cpu / count * 1e6
 
 
+async def _confluent_thread(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
+    """The route a confluent-kafka subscriber would take: consume(num_messages) in a thread of
+    its own, each batch handed to the event loop, which decodes every record and awaits a
+    no-op handler per record (as KafkaSubscriber's loop does), then one commit at the end."""
+    loop = asyncio.get_running_loop()
+    batches: asyncio.Queue[list[object]] = asyncio.Queue(maxsize=4)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("bench-rdk-thread"),
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "log_level": 3})
+    stopping = False
+
+    def consume() -> None:
+        while not stopping:
+            batch = consumer.consume(num_messages=5_000, timeout=0.1)
+            if batch:
+                asyncio.run_coroutine_threadsafe(batches.put(batch), loop).result()
+
+    async def handler(envelope: Envelope) -> None:
+        return None
+
+    started, cpu = time.perf_counter(), time.process_time()
+    consumer.subscribe([topic])
+    thread = asyncio.create_task(asyncio.to_thread(consume))
+    seen = 0
+    try:
+        while seen < count:
+            for msg in await batches.get():
+                if msg.error() is not None:  # type: ignore[attr-defined]
+                    continue
+                await handler(Envelope.decode(msg.value() or b""))  # type: ignore[attr-defined]
+                seen += 1
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        stopping = True
+        while not thread.done():  # let a last put() through
+            with contextlib.suppress(asyncio.QueueEmpty):
+                batches.get_nowait()
+            await asyncio.sleep(0.01)
+    consumer.commit(asynchronous=False)
+    consumer.close()
+    return elapsed, cpu / count * 1e6
+
+
+async def _aiokafka_handled(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
+    """The same on aiokafka: getmany in the event loop, decode, a no-op handler per record."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=unique("bench-aio-handled"),
+        auto_offset_reset="earliest", enable_auto_commit=False)
+
+    async def handler(envelope: Envelope) -> None:
+        return None
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await consumer.start()
+    seen = 0
+    try:
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=100, max_records=5_000)
+            for records in batches.values():
+                for record in records:
+                    await handler(Envelope.decode(record.value or b""))
+                seen += len(records)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    return elapsed, cpu / count * 1e6
+
+
 def _reference(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
     """(nMsg.sec with the join, fetch.nMsg.sec without it) of ConsumerPerformance."""
     out, _ = run_reference(CONSUMER_PERFORMANCE, [
@@ -177,6 +247,10 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str],
                 rates["ours_stop"].append(stop_s)
             elif name.startswith("before "):
                 elapsed, _, cpu = _before(before[name[7:]], bootstrap, topic, count)
+            elif name == "confluent-thread+handler":
+                elapsed, cpu = asyncio.run(_confluent_thread(bootstrap, topic, count))
+            elif name == "aiokafka+handler":
+                elapsed, cpu = asyncio.run(_aiokafka_handled(bootstrap, topic, count))
             elif name.startswith("aiokafka"):
                 elapsed, cpu = asyncio.run(_aiokafka(bootstrap, topic, count,
                                                      name.endswith("decode")))
@@ -190,7 +264,8 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str],
         return go
 
     order = [s for s in ("ours", "reference", *(f"before {rev}" for rev in before), "aiokafka",
-                         "confluent", "aiokafka+decode", "confluent+decode") if s in sides]
+                         "confluent", "aiokafka+decode", "confluent+decode", "aiokafka+handler",
+                         "confluent-thread+handler") if s in sides]
     interleaved(runs, *(side(s) for s in order))
     ref = rates.get("reference", [])
     mb = RECORD_SIZE / MiB
@@ -219,6 +294,9 @@ def run(bootstrap: str, count: int, runs: int, sides: set[str],
         "aiokafka+decode": "bare aiokafka getmany + Envelope.decode",
         "confluent": "bare confluent-kafka consume(10000) loop",
         "confluent+decode": "bare confluent-kafka consume + Envelope.decode",
+        "aiokafka+handler": "aiokafka getmany in the loop + decode + no-op handler",
+        "confluent-thread+handler": "confluent consume(5000) in a thread -> loop: decode + "
+                                    "no-op handler",
     }
     for name, label in labels.items():
         if name in sides:
