@@ -230,13 +230,26 @@ _uuid_pool: list[str] = []
 os.register_at_fork(after_in_child=_uuid_pool.clear)  # a child must never reuse its parent's
 
 
+# The text of a batch is laid out as rows of 37 characters: the uuid's 36, then a space. Each
+# hex digit's column is filled for all rows at once by one strided slice assignment, from the
+# same column of the hex text (32 digits a row), so no Python runs per uuid.
+_UUID_ROW = 37
+_UUID_DIGIT_COLUMNS = [
+    (target, source)
+    for source, target in enumerate(
+        [*range(0, 8), *range(9, 13), *range(14, 18), *range(19, 23), *range(24, 36)]
+    )
+]
+
+
 def _uuid_batch() -> list[str]:
     bits = int.from_bytes(os.urandom(16 * _UUID_BATCH), "big") & _UUID_KEEP_ALL | _UUID_SET_ALL
-    h = bits.to_bytes(16 * _UUID_BATCH, "big").hex()
-    return [
-        f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
-        for i in range(0, 32 * _UUID_BATCH, 32)
-    ]
+    digits = bits.to_bytes(16 * _UUID_BATCH, "big").hex().encode("ascii")
+    text = bytearray(b"-" * (_UUID_ROW * _UUID_BATCH))
+    text[_UUID_ROW - 1::_UUID_ROW] = b" " * _UUID_BATCH
+    for target, source in _UUID_DIGIT_COLUMNS:
+        text[target::_UUID_ROW] = digits[source::32]
+    return text.decode("ascii").split()
 
 
 def _new_uuid() -> str:
