@@ -21,7 +21,7 @@ and every group's exported `kafka_consumergroup_group_sum_lag` is checked to equ
 ConsumerGroupCommand's.
 
     .venv/bin/python bench/exporter.py [--runs 5] [--quick] [-b HOST:PORT] [--topics N]
-        [--broker-heap 2g] [--skip-reference]
+        [--broker-heap 2g] [--brokers N] [--reference-runs N] [--skip-reference]
 """
 
 from __future__ import annotations
@@ -163,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--topics", type=int, default=None, help="topics (= groups); default 200")
     p.add_argument("--interval", type=float, default=5.0, help="the exporter's interval")
     p.add_argument("--broker-heap", default=None, help="the private broker's -Xmx (e.g. 2g)")
+    p.add_argument("--brokers", type=int, default=1,
+                   help="brokers of the private cluster (one broker holds at most ~20,000 "
+                        "partitions here: open files and memory maps per process)")
+    p.add_argument("--reference-runs", type=int, default=3,
+                   help="ConsumerGroupCommand runs (at most --runs)")
     p.add_argument("--skip-reference", action="store_true",
                    help="no ConsumerGroupCommand (the sum lags are still checked against the "
                         "commits)")
@@ -177,11 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         cluster.BROKER_JVM_FLAGS[:] = [f for f in cluster.BROKER_JVM_FLAGS
                                        if not f.startswith(("-Xmx", "-Xms"))]
         cluster.BROKER_JVM_FLAGS += [f"-Xmx{args.broker_heap}", f"-Xms{args.broker_heap}"]
-    with broker(args.bootstrap) as b:
+    with broker(args.bootstrap, args.brokers) as b:
         log(f"growing to {topics} topics x 10 partitions, {topics} groups ...")
         expected = grow(b.bootstrap, 0, topics, random.Random(7))
         ref_wall: list[float] = []
-        for _ in range(0 if args.skip_reference else min(runs, 3)):
+        for _ in range(0 if args.skip_reference else min(runs, args.reference_runs)):
             wall, lags = reference(b.bootstrap)
             ref_wall.append(wall)
             ref = {g: v for g, v in lags.items() if g in expected}
@@ -223,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
 def _spread(values: list[float]) -> str:
     if not values:
         return "none"
-    p99 = statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
+    p99 = (statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1
+           else values[0])
     return (f"{len(values)} scrapes, median {statistics.median(values) * 1000:.1f} ms, "
             f"p99 {p99 * 1000:.1f} ms, worst {max(values) * 1000:.1f} ms")
 

@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.klag_cache_ttl or 'default'}); {runs} collections each at "
                 f"{args.interval:g} s; worst "
                 f"timestamp difference {worst:.3f} s, p99 "
-                f"{statistics.quantiles(got['ts_diff'], n=100)[98]:.3f} s; scrapes: ours "
+                f"{_p99(got['ts_diff']):.3f} s; scrapes: ours "
                 f"p99 {_p99(got['ours_scrape']):.3f} s worst {max(got['ours_scrape']):.3f} s, "
                 f"klag p99 {_p99(got['klag_scrape']):.3f} s worst "
                 f"{max(got['klag_scrape']):.3f} s")
@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else values[0]
+    return (statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) >= 2
+            else values[0])
 
 
 if __name__ == "__main__":
