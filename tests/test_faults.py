@@ -398,6 +398,10 @@ async def test_one_broker_down_shows_in_the_overview_and_topics_then_clears(
         urp_tile = int(_tile(app, "urp").split()[0].replace(",", ""))
         assert urp_tile >= 3 and app.pulse.view.snapshot.under_replicated == urp_tile
         assert app.pulse.view.snapshot.topics[topic].offline == 0  # RF 3: still led
+        problems = app.screen.query_one("#problems", KeyedTable)  # the overview leads with them
+        await wait_on(pilot, lambda: {f"broker/{victim}/0", f"topic/{topic}/0"} <= set(
+            problems.keys), 10, "the broker-down and URP problem lines")
+        assert str(problems.get_cell(f"broker/{victim}/0", "severity")) == "ERR"
         await pilot.press("2")
         await wait_on(pilot, lambda: type(app.screen).__name__ == "TopicsScreen", 5, "topics")
         table = app.screen.query_one(KeyedTable)

@@ -288,3 +288,22 @@ async def test_the_engine_reads_the_records_in_the_background_never_waiting_for_
         assert abs(view.groups[group].time_lag_s - (view.now - ts[5])) < 0.01
     finally:
         await monitor.close()
+
+
+def test_a_problem_line_says_the_groups_figure():
+    """health's line for a group with one exact and one unknown lagging partition: at least
+    the exact one's figure, as the group's own time lag reads."""
+    from core.cluster.snapshot import ClusterSnapshot, GroupInfo, PartitionInfo, TopicInfo
+    from core.engine.monitor import LagTracker
+    from core.engine.problems import Thresholds, cluster_problems
+
+    topic = TopicInfo("t", tuple(PartitionInfo("t", p, 1, (1,), (1,), 0, 50) for p in (0, 1)))
+    snap = ClusterSnapshot("c", 1, (), {"t": topic}, {
+        "g": GroupInfo("g", "Empty", offsets={("t", 0): 5, ("t", 1): 7})}, taken_at=1000.0)
+    records = {("t", 0, 5): CommittedRecord(5, 400.0, exact=True)}  # p1's record not read
+    view = LagTracker().observe(snap, 1000.0, records)
+    g = view.groups["g"]
+    assert (g.time_lag_s, g.time_lag_lower_bound) == (600.0, True)
+    (line,) = [p for p in cluster_problems(view, None, 1000.0, Thresholds(max_time_lag_s=60))
+               if p.reason.startswith("time lag")]
+    assert line.reason == "time lag ≥ 10 min on t[0], over 1 min"

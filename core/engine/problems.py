@@ -14,6 +14,7 @@ from enum import IntEnum
 from core.cluster.time_lag_exact import CommittedRecord, ExactTimeLag, RecordKey, time_lag_of
 from core.engine.columns import FIELDS
 from core.engine.monitor import MonitorView, PartitionHealth
+from core.engine.time_lag import worst_time_lag
 from core.health.burrow import GroupStatus
 from core.health.units import fmt_duration, fmt_time_lag
 from core.traffic.window import TopicTraffic
@@ -117,22 +118,26 @@ def cluster_problems(view: MonitorView,
 
 def _worst_time_lag(view: MonitorView, gid: str, records: Mapping[RecordKey, CommittedRecord],
                     now: float) -> tuple[float, bool, str] | None:
-    """(seconds, lower bound, where) of the group's partition furthest behind; None when no
-    partition is behind by a known figure."""
+    """(seconds, lower bound, where) of the group's partition furthest behind, as the group's
+    figure reads (a bound when any lagging partition's is a bound or unknown:
+    core/engine/time_lag.py); None when no lagging partition's figure is known."""
     g = view.groups[gid]
     if not g.total_lag:
         return None
-    worst: tuple[float, bool, str] | None = None
-    rows = g.partition_rows  # plain tuples: no PartitionHealth for partitions not behind
+    lags: list[ExactTimeLag | None] = []
+    where: list[str] = []
     lag_at = FIELDS.index("offset_lag")
-    for row in rows:
-        if not row[lag_at]:
-            continue
-        p = PartitionHealth._make(row)
-        tl = _partition_time_lag(p, records, now)
-        if tl is not None and (worst is None or tl.seconds > worst[0]):
-            worst = (tl.seconds, tl.lower_bound, f"{p.topic}[{p.partition}]")
-    return worst
+    for row in g.partition_rows:  # plain tuples: no PartitionHealth for those not behind
+        if row[lag_at]:
+            p = PartitionHealth._make(row)
+            lags.append(_partition_time_lag(p, records, now))
+            where.append(f"{p.topic}[{p.partition}]")
+    worst = worst_time_lag(lags, [True] * len(lags))
+    if worst is None:
+        return None
+    at = max((i for i, lag in enumerate(lags) if lag is not None),
+             key=lambda i: lags[i].seconds)  # type: ignore[union-attr]
+    return worst.seconds, worst.lower_bound, where[at]
 
 
 def _partition_time_lag(p: PartitionHealth, records: Mapping[RecordKey, CommittedRecord],
