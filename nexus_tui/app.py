@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 
 from textual import work
 from textual.app import App, ScreenStackError
@@ -17,25 +18,44 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from core.cluster.audit import set_context as set_audit_context
 from core.config.settings import ConnectionSettings
 from core.errors import NexusError
 from nexus_tui.commands import NexusCommands
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.failures import describe_failure, log_to_state_dir
 from nexus_tui.screens.base import ConnState, NexusScreen
-from nexus_tui.screens.dispatch import DispatchScreen
-from nexus_tui.screens.errors import ErrorsScreen
-from nexus_tui.screens.groups import GroupsScreen
-from nexus_tui.screens.help import HelpScreen
-from nexus_tui.screens.messages import MessagesScreen
-from nexus_tui.screens.overview import OverviewScreen
-from nexus_tui.screens.topics import TopicsScreen
 from nexus_tui.source import DataSource, LiveSource, Pulse
 
 MAX_BACKOFF_S = 8.0
 WRITE_VIEWS = {"dispatch"}
 log = logging.getLogger("nexus_tui")
+
+#: the main views (`MODES`): mode -> (module, screen class). Each is imported when first
+#: shown, so that starting the app imports only what its first view needs (the dispatch and
+#: messages views bring Kafka clients with them).
+VIEWS = {
+    "overview": ("nexus_tui.screens.overview", "OverviewScreen"),
+    "topics": ("nexus_tui.screens.topics", "TopicsScreen"),
+    "groups": ("nexus_tui.screens.groups", "GroupsScreen"),
+    "errors": ("nexus_tui.screens.errors", "ErrorsScreen"),
+    "dispatch": ("nexus_tui.screens.dispatch", "DispatchScreen"),
+    "messages": ("nexus_tui.screens.messages", "MessagesScreen"),
+}
+
+
+def view_screen(mode: str) -> Callable[[], NexusScreen]:
+    """A `MODES` entry: builds the view's screen, importing its module then."""
+    module, name = VIEWS[mode]
+
+    def make() -> NexusScreen:
+        screen: NexusScreen = getattr(import_module(module), name)()
+        return screen
+
+    return make
+
+
+def is_main_view(screen: object) -> bool:
+    return (type(screen).__module__, type(screen).__name__) in VIEWS.values()
 
 
 @dataclass
@@ -54,6 +74,14 @@ class Refreshed(Message):
         self.pulse = pulse
 
 
+class Previewed(Message):
+    """The cluster's metadata arrived before the first refresh (Pulse.preview)."""
+
+    def __init__(self, pulse: Pulse) -> None:
+        super().__init__()
+        self.pulse = pulse
+
+
 class RefreshFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
@@ -64,10 +92,7 @@ class NexusApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "nexus-tui"
     COMMANDS = {NexusCommands}
-    MODES = {
-        "overview": OverviewScreen, "topics": TopicsScreen, "groups": GroupsScreen,
-        "errors": ErrorsScreen, "dispatch": DispatchScreen, "messages": MessagesScreen,
-    }
+    MODES = {mode: view_screen(mode) for mode in VIEWS}
     BINDINGS = [
         Binding("colon", "command_palette", "Jump", id="app.palette"),
         Binding("question_mark", "help", "Keys", id="app.help"),
@@ -88,7 +113,8 @@ class NexusApp(App):
         self.source = source
         self.options = options or AppOptions()
         self.core = core
-        self.pulse: Pulse | None = None
+        self.pulse: Pulse | None = None  # the last refresh's
+        self.preview: Pulse | None = None  # the cluster's metadata, until the first refresh
         self.error: str | None = None
         self.failures = 0
         self.last_ok: float | None = None
@@ -102,6 +128,7 @@ class NexusApp(App):
         self._paint_collect_pending = False  # a collection after a view's paint is scheduled
         self._freeze_pending = False  # ...and it freezes what the view holds
         self._gc_timer: Timer | None = None
+        self._previewed: DataSource | None = None  # the source whose preview was asked for
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -112,6 +139,11 @@ class NexusApp(App):
     @property
     def settings(self) -> ConnectionSettings:
         return self.source.settings
+
+    @property
+    def shown_pulse(self) -> Pulse | None:
+        """What the views show: the last refresh's data, else the preview."""
+        return self.pulse if self.pulse is not None else self.preview
 
     def conn_state(self) -> ConnState:
         return ConnState(
@@ -163,15 +195,14 @@ class NexusApp(App):
         """A full garbage collection once the view is painted (GC_AFTER_PAINT_S); screens
         ask for one when they are shown. Filling a view's table leaves thousands of objects
         behind: collected then, while the user takes in the view they asked for, rather than
-        by a refresh's collection later (10,000 objects, 40-60 ms, in the middle of a
-        refresh). The first time each main view is shown, what it holds then (its widgets,
-        its table) is frozen too, as the first paint's objects are (freeze_long_lived): at
-        most one freeze per view, so what a freeze keeps from ever being collected stays
-        bounded (BENCHMARKS.md §6)."""
+        by a refresh's collection later, in the middle of a refresh. The first time each main
+        view is shown, what it holds then (its widgets, its table) is frozen too, as the first
+        paint's objects are (freeze_long_lived): at most one freeze per view, so what a
+        freeze keeps from ever being collected stays bounded (BENCHMARKS.md §6)."""
         if self._gc_restore is None:  # the app's GC policy is not on (yet)
             return
         view = type(screen)
-        freeze = view in self.MODES.values() and view not in self._frozen_views
+        freeze = is_main_view(screen) and view not in self._frozen_views
         self._frozen_views.add(view)
         # one collection per showing: Textual resumes a mode's screen twice when first shown
         self._freeze_pending = self._freeze_pending or freeze
@@ -201,6 +232,8 @@ class NexusApp(App):
             self._collect()
 
     def action_help(self) -> None:
+        from nexus_tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def open_seek(self, group_id: str | None = None) -> None:
@@ -264,7 +297,22 @@ class NexusApp(App):
     @work(exclusive=True, group="refresh", exit_on_error=False, description="refresh")
     async def _refresh_worker(self) -> None:
         """A failed refresh is the connection banner's and the backoff's, not a one-off
-        notification: the cluster being away is a state the app shows until it ends."""
+        notification: the cluster being away is a state the app shows until it ends.
+
+        While the app has nothing to show yet, the source's preview (the cluster's metadata:
+        topics and partitions) comes first, so the views fill in before the refresh that
+        reads offsets and groups returns. Once per source: a failed preview is this refresh's
+        failure (the refresh needs the same metadata), and the retries are refreshes."""
+        preview = getattr(self.source, "preview", None)
+        if self.pulse is None and preview is not None and self._previewed is not self.source:
+            self._previewed = self.source
+            try:
+                self.post_message(Previewed(await preview()))
+            except Exception as exc:  # never a traceback on screen: shown as the banner
+                if not isinstance(exc, NexusError):
+                    log.error("preview failed", exc_info=exc)
+                self.post_message(RefreshFailed(describe_failure(exc)))
+                return
         try:
             pulse = await self.source.refresh()
         except Exception as exc:  # never a traceback on screen: shown as the banner
@@ -278,6 +326,7 @@ class NexusApp(App):
         recovered = self.error is not None
         self.refreshing = False
         self.pulse = message.pulse
+        self.preview = None
         self.error = None
         self.failures = 0
         self.last_ok = time.time()
@@ -290,6 +339,11 @@ class NexusApp(App):
         if recovered:
             self.notify("cluster reachable again", timeout=3)
         self._schedule(self.options.refresh_interval_s)
+
+    def on_previewed(self, message: Previewed) -> None:
+        if self.pulse is None:  # a refresh's answer is never replaced by a preview
+            self.preview = message.pulse
+            self._apply(message.pulse)
 
     def on_refresh_failed(self, message: RefreshFailed) -> None:
         first = self.error is None
@@ -347,11 +401,14 @@ class NexusApp(App):
         except NexusError as exc:
             self.notify(str(exc), severity="error")
             return
+        from core.cluster.audit import set_context as set_audit_context
+
         await self.source.close()
         self.source = LiveSource(settings, self.core)
         self.options.context = name
         set_audit_context(name)
         self.pulse, self.error, self.last_ok, self.failures = None, None, None, 0
+        self.preview = None
         self.notify(f"context {name}: {settings.bootstrap}")
         self.action_refresh()
 
@@ -374,11 +431,10 @@ def freeze_long_lived() -> None:
     """Garbage-collector policy for the app, once the first screen is painted.
 
     Python's full collections walk every tracked object and hold the GIL meanwhile, so they
-    stall the UI for as long as the heap is big (5,000 partitions: 130-250 ms). Two levers,
-    measured in BENCHMARKS.md §6:
+    stall the UI for as long as the heap is big. Two levers (BENCHMARKS.md §6 measures them):
 
     * ``gc.freeze()`` after one full collection: what exists now (modules, classes, widgets,
-      styles: ~130,000 objects that live as long as the app) is never walked again; frozen
+      styles: objects that live as long as the app) is never walked again; frozen
       objects are still freed by reference counting when dropped. Each main view is frozen
       the same way once, when first shown (NexusApp.collect_after_paint).
     * full collections at moments the app chooses (GC_THRESHOLDS, FULL_GC_EVERY_S): Python
@@ -396,12 +452,14 @@ def freeze_long_lived() -> None:
 
 
 def run_tui(settings: ConnectionSettings, context_name: str = "default",
-            options: AppOptions | None = None) -> None:
-    """Run the TUI on a live cluster until the user quits (blocking)."""
+            options: AppOptions | None = None, source: LiveSource | None = None) -> None:
+    """Run the TUI on a live cluster until the user quits (blocking). `source`: one already
+    started (LiveSource.start) on its own core loop, else a new one."""
     log_to_state_dir()
-    core = CoreLoop()
     opts = options or AppOptions(context=context_name)
-    source = LiveSource(settings, core)
+    if source is None:
+        source = LiveSource(settings, CoreLoop())
+    core = source.core
     try:
         NexusApp(source, opts, core).run()
     finally:

@@ -9,8 +9,10 @@ Kafka behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,6 +31,9 @@ class Pulse:
     recent_errors: tuple[Any, ...] = ()
     recent_dead_letters: tuple[Any, ...] = ()
     fetched_at: float = field(default_factory=time.time)
+    #: the cluster's metadata only (topics, partitions, brokers): shown until the first
+    #: refresh brings offsets, lag and traffic
+    preview: bool = False
 
     @property
     def error_replies_per_s(self) -> float | None:
@@ -68,6 +73,21 @@ class LiveSource:
         # refreshes go on (a refresh never waits for them)
         self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic, **{
             "exact_time_lag": True, "exact_in_background": True, **monitor_options})
+        self._preview: Future[MonitorView] | None = None
+
+    def start(self) -> None:
+        """Start the engine child and ask it for the cluster's metadata now, on the core
+        loop, while the caller goes on (the TUI imports and builds its screens meanwhile)."""
+        if self._preview is None:
+            self._preview = self.core.submit(self.engine.preview())
+
+    async def preview(self) -> Pulse:
+        """The cluster's topics and partitions from its metadata (`Pulse.preview`), before
+        the first refresh: offsets, lag and traffic come with that one."""
+        self.start()
+        assert self._preview is not None
+        view = await asyncio.wrap_future(self._preview)
+        return Pulse(view, preview=True)
 
     async def refresh(self) -> Pulse:
         return await self.core.call(self._refresh())

@@ -44,8 +44,8 @@ def num(value: float | int | None, digits: int = 0, style: str = "") -> Cell:
 class RowCache:
     """A table's rows, each built again only when what it shows changed.
 
-    A refresh of 500 topics changes a few rows, yet building all of them (a rich `Text` per
-    cell) took two thirds of the Topics view's apply, 10-15 ms of the UI thread. `rows` gets
+    A refresh of many topics changes a few rows, yet building all of them (a rich `Text` per
+    cell) would be most of a view's apply on the UI thread. `rows` gets
     each row's inputs (a tuple of plain values: cheap to compare, and untracked by the
     garbage collector) and hands back the previous row, the same object, when its inputs are
     equal; KeyedTable.sync then skips it without looking at its cells, and the row keeps
@@ -97,9 +97,9 @@ class KeyedTable(ScrollView, can_focus=True):
 
     Built on Textual's public Line API (`ScrollView.render_line` returning a `Strip`) rather
     than on DataTable: DataTable renders every visible cell again after any update (its
-    render caches are keyed by an update count), which made each refresh frame of a 5,000
-    partition cluster re-render ~500 cells; keeping renders across updates meant reaching
-    into its private caches (BENCHMARKS.md §6). Here each row keeps its rendered line until
+    render caches are keyed by an update count), so each refresh frame re-renders every
+    visible cell; keeping renders across updates meant reaching into its private caches
+    (BENCHMARKS.md §6). Here each row keeps its rendered line until
     its cells or the column widths change; a sort or a scroll only picks other lines."""
 
     DEFAULT_CSS = """

@@ -52,8 +52,17 @@ def run(*keys: str, then=None):
             await then(pilot)
         await pilot.pause()
         pilot.app.screen.set_focus(None) if keys and keys[-1] == "escape" else None
+        steady_cursors(pilot.app)
+        await pilot.pause()
 
     return before
+
+
+def steady_cursors(app) -> None:
+    """A focused input's cursor blinks every 0.5 s: whether it shows at the capture depended
+    on how long the steps before took (the machine's load). Without blinking it always shows."""
+    for widget in app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
 
 
 class TestScreens:

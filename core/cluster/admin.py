@@ -51,9 +51,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 GROUP_OFFSET_CONCURRENCY = 128
 #: Partitions per ListOffsets call. librdkafka checks a call's partition list for duplicates
-#: in quadratic time (45-80 ms for 5,000 partitions, before any request is sent), so a snapshot
-#: sends one request per 500 partitions per leader, all at once: 5,000 partitions, earliest and
-#: latest, 234 -> 44 ms (median of 5; 2,000: 46 -> 18 ms).
+#: in quadratic time, before any request is sent, so a snapshot sends one request per 500
+#: partitions per leader, all at once (BENCHMARKS.md §4 has the figures).
 LIST_OFFSETS_CHUNK = 500
 
 
@@ -240,6 +239,32 @@ class KafkaAdmin:
             raise NotFound(f"topic {topic} does not exist")
         return len(info.partitions)
 
+    async def topology(self, topic_filter: str | None = None,
+                       include_internal: bool = False) -> ClusterSnapshot:
+        """The cluster as one Metadata request shows it: brokers, controller, topics and their
+        partitions (leaders, replicas, ISR), without offsets, configs or groups."""
+        started = time.monotonic()
+        taken_at = time.time()
+        topic_re = _compile(topic_filter, "topic filter")
+        md = await self._metadata()
+        topics = {}
+        for name, t in md.topics.items():
+            if t.error is not None or (name.startswith("__") and not include_internal) or (
+                    topic_re is not None and not topic_re.search(name)):
+                continue
+            parts = tuple(sorted((
+                PartitionInfo(name, p.id, p.leader, tuple(p.replicas), tuple(p.isrs))
+                for p in t.partitions.values()), key=lambda p: p.partition))
+            topics[name] = TopicInfo(name, parts, internal=name.startswith("__"))
+        brokers = tuple(sorted((Broker(b.id, b.host, b.port) for b in md.brokers.values()),
+                               key=lambda b: b.id))
+        controller = md.controller_id if md.controller_id is not None and (
+            md.controller_id >= 0) else None
+        return ClusterSnapshot(
+            cluster_id=md.cluster_id or "", controller=controller, brokers=brokers,
+            topics=dict(sorted(topics.items())), groups={}, taken_at=taken_at,
+            took_s=time.monotonic() - started)
+
     # ---- snapshot -----------------------------------------------------------------------------
 
     async def snapshot(
@@ -330,8 +355,8 @@ class KafkaAdmin:
         """{partition: ListOffsetsResultInfo or KafkaError} for one ListOffsets request.
 
         `AdminClient.list_offsets` turns librdkafka's one result into a future per partition
-        (with its Condition, RLock and callbacks: ~10 GC-tracked objects each, 100,000 per
-        snapshot of 5,000 partitions, which made the TUI's garbage collections long). The
+        (with its Condition, RLock and callbacks: several GC-tracked objects each, so a
+        snapshot of a big cluster made the garbage collections long). The
         request is the same through the C method it wraps, completing a single future
         (core/compat.py)."""
         fut = compat.list_offsets(self._admin, request, spec, self.timeout)
@@ -403,7 +428,7 @@ class KafkaAdmin:
         described (no members, no assignor; the coordinator is left unknown). librdkafka
         describes a group with up to 5 requests (FindCoordinator, ConsumerGroupDescribe,
         FindCoordinator, DescribeGroups when it is a classic group), one group at a time on
-        the coordinator's connection: 200 groups cost ~1,400 requests (BENCHMARKS.md §4)."""
+        the coordinator's connection, so the requests grow with the groups (BENCHMARKS.md §4)."""
         if not group_ids:
             return {}
         group_ids = list(dict.fromkeys(group_ids))  # one result per distinct group, in order
@@ -541,8 +566,8 @@ async def _none() -> None:
 
 async def _all_done(futures: Iterable[Future[Any]]) -> None:
     """Wait until every future is done, woken once: librdkafka completes one future per
-    partition, and an asyncio wrapper for each (10,000 for a snapshot of 5,000 partitions)
-    cost the loop's thread a wake-up, a callback and a gather entry apiece."""
+    partition, and an asyncio wrapper for each (two per partition in a snapshot) cost the
+    loop's thread a wake-up, a callback and a gather entry apiece."""
     pending = list(futures)
     if not pending:
         return

@@ -13,9 +13,10 @@ Two reasons to move core work out of a long-lived process (the TUI):
 :class:`ChildService` is the parent's side: one request at a time, an answer or the reason the
 child died (as a `NexusError` naming what it was doing), and a new child on the next call (also
 after a call was cancelled mid-request: that child is stopped, its answer would be out of step).
-:func:`serve` is the child's side: it lowers the child's CPU priority (`background_priority`),
-reads its first message (what to set up), builds its `Served` from it and answers each request
-in turn until its stdin closes, on an event loop that the served object's own tasks share.
+:func:`serve` is the child's side: it reads its first message (what to set up), builds its
+`Served` from it and answers each request in turn until its stdin closes, at a lower CPU
+priority (`background_priority`) once its first answer is out (the one its caller waits for
+to show anything), on an event loop that the served object's own tasks share.
 Pickles only ever travel between a process and the child it started.
 """
 
@@ -113,9 +114,11 @@ class ChildService:
             if self._out_of_step:  # killed when its call was cancelled
                 await self._proc.wait()
                 self._out_of_step = False
-        self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.module, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        started = _started.pop(self.module, None)
+        proc = await started if started is not None else None
+        if proc is None or proc.returncode is not None:
+            proc = await _spawn(self.module)
+        self._proc = proc
         assert self._proc.stdin is not None
         self._proc.stdin.write(_frame(self.hello))
         return self._proc
@@ -134,6 +137,38 @@ class ChildService:
             how, hint = f"gave no answer within {self.deadline_s:g} s and was stopped", ""
         return NexusError(f"{self.doing}: the {self.role} process {how}{hint}; "
                           "a new one starts with the next refresh")
+
+
+#: children started ahead of their first call (`start_early`), by module, on the loop that
+#: started them: the first ChildService of that module takes its own from here
+_started: dict[str, asyncio.Future[asyncio.subprocess.Process]] = {}
+
+
+def start_early(module: str) -> None:
+    """Start a `python -m module` child now, on the running loop, for the first ChildService
+    of that module to take: its interpreter starts and imports what it needs while the
+    caller still sets up (reads its configuration, builds its UI). Until that first call
+    the child waits for its set-up message; if none comes, it ends when the caller's end
+    closes its stdin."""
+    if module not in _started:
+        _started[module] = asyncio.ensure_future(_spawn(module))
+
+
+async def stop_early() -> None:
+    """Stop the children started ahead that no ChildService took (the caller gave up)."""
+    while _started:
+        _, started = _started.popitem()
+        with contextlib.suppress(Exception):
+            proc = await started
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+async def _spawn(module: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
 
 
 def _frame(obj: Any) -> bytes:
@@ -181,13 +216,13 @@ async def serve(open_served: Callable[[Any], Awaitable[Served]], doing: str) -> 
     """The child's loop: the first message builds the served object, then each request gets
     `(True, answer)` or `(False, NexusError)` (another exception is a bug: it is answered as
     one line naming it, and the child goes on)."""
-    background_priority()
     reader, out = await stdio_streams()
     try:
         hello = await read_async(reader)
     except asyncio.IncompleteReadError:
         return
     served = await open_served(hello)
+    first = True
     try:
         while True:
             try:
@@ -200,6 +235,9 @@ async def serve(open_served: Callable[[Any], Awaitable[Served]], doing: str) -> 
                 answer = (False, exc)
             except Exception as exc:  # noqa: BLE001 - a bug: the caller shows it as one line
                 answer = (False, NexusError(f"{doing}: {type(exc).__name__}: {exc}"))
+            if first:  # after the answer the caller waits for; os.nice adds up: once
+                background_priority()
+                first = False
             write(out, answer)
     finally:
         await served.close()

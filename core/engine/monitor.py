@@ -12,9 +12,8 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from core.cluster.admin import KafkaAdmin
 from core.cluster.snapshot import ClusterSnapshot, TopicInfo
 from core.cluster.time_lag_exact import (
     CommittedRecord,
@@ -35,6 +34,9 @@ from core.health.burrow import (
 from core.health.lag import PartitionLag, normalize_committed
 from core.health.skew import Skew, partition_skew
 from core.health.timelag import LagHistory, Trend, eta_to_drain, lag_trend
+
+if TYPE_CHECKING:
+    from core.cluster.admin import KafkaAdmin
 
 RATE_WINDOW_S = 60.0
 TREND_WINDOW_S = 120.0
@@ -281,11 +283,14 @@ class ClusterMonitor:
         those reads; it uses the records read so far and starts reading the missing ones,
         which the next refresh uses. Until then such a partition's time lag comes from the
         sampled end offsets (a figure, a bound or unknown: core/engine/time_lag.py)."""
-        self.admin = KafkaAdmin(settings)
-        if abort_safe_groups:  # a long-lived loop: a librdkafka abort must not take it down
-            from core.engine.group_reader import GroupReader
+        # the Kafka clients are imported here, not with the module: the monitor's view is
+        # also unpickled where no client is wanted (the TUI's process)
+        from core.cluster.admin import KafkaAdmin
 
-            self.admin.group_reader = GroupReader(self.admin.settings)
+        self.admin: KafkaAdmin = KafkaAdmin(settings)
+        #: a long-lived loop: a librdkafka abort must not take it down (groups read through
+        #: core/engine/group_reader.py, set up with the first refresh)
+        self.abort_safe_groups = abort_safe_groups
         self.configs = configs  # topic configs in the snapshot (the topics views show them)
         self.include_internal = include_internal
         self.topic_filter = topic_filter
@@ -299,9 +304,21 @@ class ClusterMonitor:
         #: committed records' timestamps), observe_s
         self.timings: dict[str, float] = {}
 
+    async def preview(self, now: float | None = None) -> MonitorView:
+        """What the cluster's metadata alone tells (brokers, topics, partitions), as a view:
+        no offsets, groups or configs, so one request; the histories are not touched. Shown
+        while the first full refresh is still on its way."""
+        snap = await self.admin.topology(topic_filter=self.topic_filter,
+                                         include_internal=self.include_internal)
+        return LagTracker().observe(snap, now if now is not None else time.time())
+
     async def refresh(self, now: float | None = None, *, exact: bool = True) -> MonitorView:
         """The next view. `exact=False` skips this refresh's committed-record reads (a caller
         that only keeps its last view of several, e.g. a CLI sampling a window)."""
+        if self.abort_safe_groups and self.admin.group_reader is None:
+            from core.engine.group_reader import GroupReader
+
+            self.admin.group_reader = GroupReader(self.admin.settings)
         started = time.perf_counter()
         snap = await self.admin.snapshot(
             topic_filter=self.topic_filter, include_internal=self.include_internal,

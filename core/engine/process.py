@@ -18,15 +18,39 @@ engine starts a new watcher for the next one and keeps its histories.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from core.config.settings import ConnectionSettings
+from core.engine import ENGINE_MODULE
 from core.engine.child import ChildService, run_child
 from core.engine.monitor import ClusterMonitor, MonitorView
 from core.errors import NexusError
 from core.traffic.window import DeadLetter, ErrorReply, TopicTraffic
+
+T = TypeVar("T")
+
+
+#: how long the parent allows for the child's start-up, on top of the parts' deadlines
+START_UP_S = 10.0
+
+
+def part_deadlines(settings: ConnectionSettings) -> tuple[float, float]:
+    """(the monitor's, the watcher's) deadline for one refresh, each its own. The monitor's
+    snapshot: metadata, two ListOffsets rounds, configs and the group reads, each bounded by
+    request_timeout_s. The watcher's start (or its taking new topics): its consumer's
+    metadata, assignment and end positions."""
+    timeout = settings.request_timeout_s
+    return 6 * timeout, 4 * timeout
+
+
+async def within_deadline(work: Awaitable[T], seconds: float, what: str) -> T:
+    """`work`'s result, or a NexusError naming `what` once it took longer than `seconds`."""
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        raise NexusError(f"{what} took longer than {seconds:g} s") from None
 
 
 @dataclass(frozen=True)
@@ -67,15 +91,25 @@ class EngineProcess(ChildService):
 
     def __init__(self, settings: ConnectionSettings, *, watch_nexus_topics: bool = True,
                  traffic_options: dict[str, Any] | None = None, **monitor_options: Any) -> None:
-        # a refresh: metadata, two ListOffsets rounds, configs and the group reads, each
-        # bounded by request_timeout_s, plus the child's start-up
-        super().__init__("core.engine.process", EngineOptions(
+        # the monitor and the watcher each have their own deadline in the child (one slow
+        # part does not eat the other's time); the parent waits for both, plus the child's
+        # start-up
+        deadlines = part_deadlines(settings)
+        super().__init__(ENGINE_MODULE, EngineOptions(
             settings, monitor_options, watch_nexus_topics, traffic_options or {}),
-            6 * settings.request_timeout_s + 10)
+            sum(deadlines) + START_UP_S)
         self.settings = settings
         #: how long the child's last refresh took: snapshot_s, observe_s (ClusterMonitor)
         self.timings: dict[str, float] = {}
         self._watched: set[str] = set()  # topics asked for by name (`refresh(watch=...)`)
+
+    async def preview(self) -> MonitorView:
+        """The cluster's metadata as a view (ClusterMonitor.preview): what a new caller can
+        show before the first refresh, which reads offsets and groups, is answered. Starts
+        the child like any call."""
+        view = await self.call(("preview",))
+        assert isinstance(view, MonitorView)
+        return view
 
     async def refresh(self, *, watch: Iterable[str] = (),
                       positioned: bool = False) -> EngineReading:
@@ -101,6 +135,7 @@ class Engine:
         self.options = options
         self.monitor = ClusterMonitor(options.settings, abort_safe_groups=True,
                                       **options.monitor)
+        self.deadlines = part_deadlines(options.settings)  # (monitor's, watcher's)
         self.topics: set[str] = set()  # every topic watched, told to each new watcher
         self.watcher: Any = None  # TrafficWatcher, started with the first topic
 
@@ -108,23 +143,30 @@ class Engine:
     async def open(cls, options: EngineOptions) -> Engine:
         return cls(options)
 
-    async def answer(self, request: Any) -> EngineReading:
-        op, watch, positioned = request
+    async def answer(self, request: Any) -> EngineReading | MonitorView:
+        op, *args = request
+        if op == "preview":
+            return await within_deadline(self.monitor.preview(), self.deadlines[0],
+                                 "reading the cluster's metadata")
         if op != "refresh":
             raise NexusError(f"the engine has no request {op!r}")
+        watch, positioned = args
+        monitor_s, watcher_s = self.deadlines
         # the watcher's consumer keeps tailing while the snapshot is taken; the topics asked
         # for by name get their watcher started alongside it
-        watching = asyncio.ensure_future(self._watch(watch))
+        watching = asyncio.ensure_future(
+            within_deadline(self._watch(watch), watcher_s, "starting the traffic watcher"))
         try:
-            view = await self.monitor.refresh()
+            view = await within_deadline(self.monitor.refresh(), monitor_s, "the cluster snapshot")
         finally:
             await asyncio.wait([watching])
         watching.result()  # the watcher's start failed: this refresh says why
         if self.options.watch_nexus_topics:
             from core.wire.topic_names import is_dead_letter_topic, is_nexus_topic
 
-            await self._watch(t for t in view.snapshot.topics
-                              if is_nexus_topic(t) or is_dead_letter_topic(t))
+            await within_deadline(self._watch(t for t in view.snapshot.topics
+                                      if is_nexus_topic(t) or is_dead_letter_topic(t)),
+                          watcher_s, "starting the traffic watcher")
         return EngineReading(view, await self._readings(positioned), self.monitor.timings)
 
     async def _watch(self, topics: Iterable[str]) -> None:

@@ -270,8 +270,8 @@ def broker_config(
         "broker.session.timeout.ms": "3000",
         # a tool tailing thousands of partitions (the TUI's traffic watcher) leaves every
         # completed fetch in the fetch purgatory's watch lists until a purge, by default every
-        # 1,000 requests: with 5,000 partitions that outgrew the 512 MB heap (OutOfMemoryError
-        # after a few minutes, BENCHMARKS.md §6); purging every 10 keeps it near 200 MB
+        # 1,000 requests: with thousands of partitions that outgrew the broker's heap
+        # (OutOfMemoryError, BENCHMARKS.md §6); purging every 10 keeps it bounded
         "fetch.purgatory.purge.interval.requests": "10",
     }
     if secure is not None:

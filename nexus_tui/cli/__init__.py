@@ -111,10 +111,10 @@ def main() -> None:
 def skip_final_collection() -> None:
     """Spare the exiting process its last cyclic garbage collections.
 
-    Interpreter shutdown runs full collections over everything still alive (a snapshot of
-    2,000 partitions and the modules: ~25 ms of `nexus-tui groups`, BENCHMARKS.md §4) only to
-    free memory the OS takes back anyway. Frozen objects are not examined; everything is still
-    released by reference counting, the Kafka clients are closed and atexit handlers run."""
+    Interpreter shutdown runs full collections over everything still alive (a whole snapshot
+    and the modules: BENCHMARKS.md §4) only to free memory the OS takes back anyway. Frozen
+    objects are not examined; everything is still released by reference counting, the Kafka
+    clients are closed and atexit handlers run."""
     import gc
 
     gc.disable()

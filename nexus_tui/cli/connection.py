@@ -56,7 +56,7 @@ class _Boxed:
 
     Python 3.11's `asyncio.run` restores the SIGINT handler through `signal.signal`, which
     formats the handler it replaces, a partial holding the main task, whose repr includes
-    the task's result: 0.2 s of dataclass reprs for a snapshot of 10,000 partitions."""
+    the task's result: dataclass reprs of a whole snapshot (BENCHMARKS.md §4)."""
 
     __slots__ = ("value",)
 

@@ -105,7 +105,7 @@ class NexusScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.sync_state()
-        pulse = self.nexus.pulse
+        pulse = self.nexus.shown_pulse
         if pulse is not None:
             self.apply(pulse)
             self.nexus.collect_after_paint(self)

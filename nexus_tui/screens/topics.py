@@ -21,12 +21,16 @@ COLUMNS = [("Topic", "topic"), ("Parts", "parts"), ("RF", "rf"), ("Records", "re
 def topic_values(t: TopicHealth, traffic: object | None) -> tuple[Any, ...]:
     """What a topic's row shows, as plain values (topic_cells' arguments)."""
     info = t.info
-    return (info.name, len(info.partitions), info.replication_factor, info.records,
+    # no offsets known (a preview, or none could be read): no record count, rather than 0
+    known = any(p.log_end is not None for p in info.partitions)
+    return (info.name, len(info.partitions), info.replication_factor,
+            info.records if known else None,
             t.msgs_per_s, len(t.groups), t.max_lag, getattr(traffic, "error_pct", None),
             info.under_replicated, t.skew.level, t.skew.max_over_mean)
 
 
-def topic_cells(name: str, partitions: int, rf: int, records: int, rate: float | None,
+def topic_cells(name: str, partitions: int, rf: int, records: int | None,
+                rate: float | None,
                 groups: int, max_lag: int | None, err: float | None, urp: int,
                 skew_level: str, skew_ratio: float) -> list[Cell]:
     skew_style = {"severe": "bold red", "high": "yellow"}.get(skew_level, "dim")

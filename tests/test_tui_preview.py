@@ -1,0 +1,66 @@
+"""The first paint: the views show the cluster's topics from its metadata (the engine's
+preview) before the engine's first refresh, which reads offsets and groups, has answered."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from core.config.settings import ConnectionSettings
+from nexus_tui.app import AppOptions, NexusApp
+from nexus_tui.coreloop import CoreLoop
+from nexus_tui.source import LiveSource, Pulse
+from nexus_tui.widgets import KeyedTable
+from tests.app_helpers import wait_on
+from tests.kafka_helpers import create_topic, produce_counts
+
+SIZE = (160, 50)
+
+
+class HeldSource(LiveSource):
+    """A live source whose refreshes wait until the test lets them through: what the views
+    show meanwhile can only come from the preview."""
+
+    def __init__(self, settings: ConnectionSettings, core: CoreLoop) -> None:
+        super().__init__(settings, core)
+        self.held = threading.Event()
+        self.refreshes_asked = 0
+
+    async def _refresh(self) -> Pulse:
+        self.refreshes_asked += 1
+        await asyncio.to_thread(self.held.wait, 60)
+        return await super()._refresh()
+
+
+def row(app: NexusApp, key: str) -> dict[str, str]:
+    table = app.screen.query_one(KeyedTable)
+    return {col: str(table.get_cell(key, col)) for col in ("parts", "records")}
+
+
+async def test_topics_show_before_the_first_refresh_answers(kafka, unique):
+    topic = f"{unique}.preview.v1"
+    create_topic(kafka.bootstrap, topic, partitions=3)
+    produce_counts(kafka.bootstrap, topic, [4, 5, 6])
+    core = CoreLoop()
+    source = HeldSource(ConnectionSettings(bootstrap=kafka.bootstrap, request_timeout_s=5.0),
+                        core)
+    app = NexusApp(source, AppOptions(context="test", refresh_interval_s=0), core)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            screen_rows = lambda: topic in (  # noqa: E731
+                app.screen.query_one(KeyedTable).keys
+                if type(app.screen).__name__ == "TopicsScreen" else ())
+            await wait_on(pilot, screen_rows, 30, "the topic's row from the preview")
+            # the refresh was asked for and is held: the row came from the metadata alone
+            assert source.refreshes_asked == 1 and app.refresh_count == 0
+            assert app.pulse is None and app.preview is not None and app.preview.preview
+            assert row(app, topic) == {"parts": "3", "records": "-"}  # no offsets read yet
+
+            source.held.set()  # the engine's answer goes through: lag and counts fill in
+            await wait_on(pilot, lambda: app.refresh_count >= 1, 30, "the first refresh")
+            await wait_on(pilot, lambda: row(app, topic)["records"] == "15", 10, "records")
+            assert app.preview is None  # dropped once a refresh is shown
+    finally:
+        source.held.set()
+        core.stop()
