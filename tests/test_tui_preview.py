@@ -4,6 +4,8 @@ preview) before the engine's first refresh, which reads offsets and groups, has 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 
 from core.config.settings import ConnectionSettings
@@ -11,7 +13,7 @@ from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.source import LiveSource, Pulse
 from nexus_tui.widgets import KeyedTable
-from tests.app_helpers import wait_on
+from tests.app_helpers import ROOT, wait_on
 from tests.kafka_helpers import create_topic, produce_counts
 
 SIZE = (160, 50)
@@ -64,3 +66,26 @@ async def test_topics_show_before_the_first_refresh_answers(kafka, unique):
     finally:
         source.held.set()
         core.stop()
+
+
+def test_the_ui_process_imports_no_kafka_client_for_its_first_views():
+    """What the TUI's process imports to start, show its first views and read the engine's
+    answers brings neither confluent-kafka nor aiokafka (the engine child does the Kafka work;
+    dispatch, messages and seek bring theirs when opened)."""
+    script = (
+        "import pickle, sys\n"
+        "import nexus_tui.cli, nexus_tui.launch, nexus_tui.app, nexus_tui.source\n"
+        "from nexus_tui.app import VIEWS, view_screen\n"
+        "from importlib import import_module\n"
+        "for mode in ('overview', 'topics', 'groups', 'errors'):\n"
+        "    import_module(VIEWS[mode][0])\n"
+        "from core.cluster.snapshot import ClusterSnapshot\n"
+        "from core.engine.monitor import LagTracker\n"
+        "view = LagTracker().observe(ClusterSnapshot('c', None, (), {}, {}, 0.0), 0.0)\n"
+        "pickle.loads(pickle.dumps(view))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('confluent_kafka', 'aiokafka')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]", out
