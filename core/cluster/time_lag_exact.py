@@ -30,8 +30,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
+if TYPE_CHECKING:  # imported where used: the results are unpickled where no client is
+    from confluent_kafka import Consumer
 
 from core.config.settings import ConnectionSettings
 
@@ -89,6 +91,8 @@ class CommittedRecordTimes:
         self.last: dict[str, float] = {}
 
     def _reader(self) -> Consumer:
+        from confluent_kafka import Consumer
+
         if self._consumer is None:
             self._consumer = Consumer(self.settings.confluent_config(**{
                 "group.id": TIMESTAMP_READER_GROUP,
@@ -148,6 +152,8 @@ class CommittedRecordTimes:
     @staticmethod
     def _read_round(consumer: Consumer, want: dict[tuple[str, int], int],
                     out: dict[RecordKey, CommittedRecord], deadline: float) -> None:
+        from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, TopicPartition
+
         consumer.assign([TopicPartition(t, p, o) for (t, p), o in want.items()])
         try:
             while want:
