@@ -18,9 +18,11 @@ groups` free of aiokafka and `from core import Envelope` free of both.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -214,6 +216,78 @@ async def close_client(consumer: Any) -> None:
     close = getattr(private_client(consumer), "close", None)
     if callable(close):
         await close()
+
+
+# ---- aiokafka: metadata requests that never create a topic ------------------------------------
+
+#: set while a client made by `no_topic_auto_creation` builds its Metadata request
+_NO_AUTO_CREATE: ContextVar[bool] = ContextVar("nexus_tui_no_auto_create", default=False)
+
+
+def no_topic_auto_creation(consumer: Any) -> bool:
+    """Make every Metadata request of `consumer`'s client say allow_auto_topic_creation=false,
+    so that a topic it reads, once deleted, is not re-created empty by a broker with
+    ``auto.create.topics.enable=true`` (Kafka's default). True when in place.
+
+    Why: aiokafka (0.12 to 0.14) has no option for it. Its client refreshes the metadata of
+    the topics it reads with ``MetadataRequest(topics)``, which leaves the flag at its default,
+    true (Metadata v4+; v1-v3, which aiokafka 0.12 sends, always allow it). A consumer whose
+    topic is deleted asks for that topic again at once (the fetch fails with
+    UNKNOWN_TOPIC_OR_PARTITION), so the broker re-creates it with its defaults.
+
+    Private: `aiokafka.client.MetadataRequest` (the name the client builds these requests
+    with; replaced once, process-wide, by `_guarded_metadata_request`, which passes
+    ``allow_auto_topic_creation=False`` only while `_NO_AUTO_CREATE` is set, so every other
+    client is unchanged) and `consumer._client._metadata_update` (wrapped on this one client
+    to set it). Checked with aiokafka 0.14.0. Fallback (False: aiokafka 0.12, or these names
+    gone): none in the public API; the caller drops a topic that vanished from the cluster's
+    metadata (TrafficWatcher), which narrows the window but cannot close it.
+    """
+    client = private_client(consumer)
+    update = getattr(client, "_metadata_update", None)
+    if not callable(update) or _guarded_metadata_request() is None:
+        return False
+    if getattr(update, "no_topic_auto_creation", False):
+        return True
+
+    async def metadata_update(*args: Any, **kwargs: Any) -> Any:
+        token = _NO_AUTO_CREATE.set(True)
+        try:
+            return await update(*args, **kwargs)
+        finally:
+            _NO_AUTO_CREATE.reset(token)
+
+    metadata_update.no_topic_auto_creation = True  # type: ignore[attr-defined]
+    client._metadata_update = metadata_update
+    return True
+
+
+@functools.cache
+def _guarded_metadata_request() -> Callable[..., Any] | None:
+    """Put the context-aware MetadataRequest factory in `aiokafka.client` (once), or None when
+    this aiokafka's MetadataRequest takes no allow_auto_topic_creation."""
+    try:
+        import aiokafka.client as client_module
+        from aiokafka.protocol.metadata import MetadataRequest
+    except ImportError:
+        return None
+    if getattr(client_module, "MetadataRequest", None) is not MetadataRequest:
+        return None  # aiokafka 0.12's list of versions, or not the name we know
+    try:
+        parameters = inspect.signature(MetadataRequest).parameters
+    except (TypeError, ValueError):
+        return None
+    if "allow_auto_topic_creation" not in parameters:
+        return None
+
+    def metadata_request(topics: list[str] | None = None,
+                         allow_auto_topic_creation: bool | None = None) -> Any:
+        if allow_auto_topic_creation is None and _NO_AUTO_CREATE.get():
+            allow_auto_topic_creation = False
+        return MetadataRequest(topics, allow_auto_topic_creation)
+
+    client_module.MetadataRequest = metadata_request
+    return metadata_request
 
 
 # ---- aiokafka: a request neither client library sends -----------------------------------------

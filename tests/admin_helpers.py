@@ -101,6 +101,21 @@ def topic_configs(bootstrap: str, topic: str) -> str:
                       "--entity-type", "topics", "--entity-name", topic)
 
 
+def listed_topics(bootstrap: str) -> set[str]:
+    """Kafka's TopicCommand --list: the topic names the cluster has (asking never creates one)."""
+    return set(kafka_tool(TOPIC_COMMAND, "--bootstrap-server", bootstrap, "--list").split())
+
+
+def broker_setting(bootstrap: str, key: str) -> str:
+    """A broker setting as Kafka's ConfigCommand --describe --all reports it (the first broker)."""
+    out = kafka_tool(CONFIG_COMMAND, "--bootstrap-server", bootstrap, "--describe",
+                     "--entity-type", "brokers", "--all")
+    values = [line.split()[0].split("=", 1)[1] for line in out.splitlines()
+              if line.strip().startswith(key + "=")]
+    assert values, f"{key} not in the broker's configs"
+    return values[0]
+
+
 def log_starts(bootstrap: str, topic: str) -> dict[int, int]:
     """Kafka's GetOffsetShell --time -2 (earliest): partition → log start offset."""
     out = kafka_tool(GET_OFFSET_SHELL, "--bootstrap-server", bootstrap, "--topic", topic,

@@ -10,6 +10,7 @@ timestamps, commits), and Kafka's GetOffsetShell for the max-timestamp offsets.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import Iterator
@@ -170,5 +171,56 @@ async def test_close_client_closes_the_consumers_connections(kafka, unique, path
             assert open_after == []
         else:  # no public way: the fallback leaves them to stop() or garbage collection
             assert open_after
+    finally:
+        await stop_consumer(consumer)
+
+
+def test_the_aiokafka_metadata_names_we_rely_on():
+    """The client builds its Metadata requests with `aiokafka.client.MetadataRequest` (ours
+    once `no_topic_auto_creation` ran: a factory of the real class), which takes
+    allow_auto_topic_creation; `_metadata_update` is a coroutine function on the client."""
+    import aiokafka.client
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    assert "allow_auto_topic_creation" in inspect.signature(MetadataRequest).parameters
+    assert inspect.iscoroutinefunction(AIOKafkaClient._metadata_update)
+    factory = compat._guarded_metadata_request()
+    assert factory is not None and aiokafka.client.MetadataRequest is factory
+    assert isinstance(factory(["t"]), MetadataRequest)
+
+
+async def test_no_topic_auto_creation_keeps_a_deleted_topic_deleted(kafka, unique, path):
+    """A consumer still assigned to a topic that is deleted asks the broker for its metadata
+    at once. Through the private names, the request forbids auto-creation and the topic stays
+    deleted; without them (the fallback: nothing), this broker (auto.create.topics.enable=
+    true, Kafka's default) re-creates it: the same request, the other answer, so the first
+    result is the helper's doing. Checked with Kafka's TopicCommand (run in a thread: the
+    consumer keeps working meanwhile)."""
+    from tests.admin_helpers import TOPIC_COMMAND, broker_setting, kafka_tool, listed_topics
+
+    assert broker_setting(kafka.bootstrap, "auto.create.topics.enable") == "true"
+    topic = f"{unique}.gone"
+    # one partition, as the broker re-creates it: the consumer's partition exists again
+    create_topic(kafka.bootstrap, topic, partitions=1)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False)
+    assert compat.no_topic_auto_creation(consumer) is (path == "private")
+    await consumer.start()
+
+    async def listed() -> bool:
+        return topic in await asyncio.to_thread(listed_topics, kafka.bootstrap)
+
+    try:
+        consumer.assign([AioPartition(topic, 0)])
+        await consumer.position(AioPartition(topic, 0))
+        await asyncio.to_thread(kafka_tool, TOPIC_COMMAND, "--bootstrap-server",
+                                kafka.bootstrap, "--delete", "--topic", topic)
+        if path == "private":
+            # the consumer has asked since the delete, and was told the topic is gone
+            await wait_until(lambda: consumer.partitions_for_topic(topic) is None, 30,
+                             "the consumer's metadata without the topic")
+            assert not await listed()
+            assert not await listed()  # still, seconds later
+        else:
+            await wait_until(listed, 60, "the topic re-created by the consumer's metadata")
     finally:
         await stop_consumer(consumer)

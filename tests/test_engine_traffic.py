@@ -1,5 +1,6 @@
 """The traffic watcher in the engine process (core/engine/process.py), on the real broker:
-exact counts, and a new engine after the old one died, told every topic again."""
+exact counts, a new engine after the old one died, told every topic again, and a topic it
+tails deleted: it stays deleted."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import psutil
 from core import ConnectionSettings, Envelope, KafkaPublisher
 from core.engine.child import CHILD_NICENESS
 from core.engine.process import EngineProcess
+from tests.admin_helpers import TOPIC_COMMAND, broker_setting, kafka_tool, listed_topics
 from tests.child_helpers import call_held_in_child, gone
 from tests.kafka_helpers import create_topic, wait_until
 
@@ -80,3 +82,46 @@ async def test_counts_from_the_engine_and_a_new_engine_after_it_died(kafka, uniq
     finally:
         await engine.close()
     assert gone(child)
+
+
+async def test_a_topic_the_engine_tails_stays_deleted(kafka, unique):
+    """On a broker that auto-creates topics (Kafka's default), a Nexus topic and its `.dlq`
+    that the engine's watcher reads are deleted: neither comes back over several refreshes
+    (Kafka's TopicCommand --list), and the watcher reads the topic again once it is
+    re-created."""
+    assert broker_setting(kafka.bootstrap, "auto.create.topics.enable") == "true"
+    topic = f"{unique}.orders.v1"
+    dlq = f"{topic}.dlq"
+    create_topic(kafka.bootstrap, topic, partitions=3)
+    create_topic(kafka.bootstrap, dlq)
+    engine = EngineProcess(ConnectionSettings(bootstrap=kafka.bootstrap, request_timeout_s=5),
+                           topic_filter=f"^{unique}", group_filter=f"^{unique}",
+                           traffic_options={"metadata_interval_s": 1.0})
+
+    def listed() -> set[str]:
+        return listed_topics(kafka.bootstrap) & {topic, dlq}
+
+    try:
+        first = await engine.refresh(positioned=True)  # watches the view's Nexus topics
+        assert {topic, dlq} <= set(first.traffic.stats)
+        await _published(kafka.bootstrap, [Envelope.new_root("t.caller.v1", topic, {"i": 1})])
+        await wait_until(lambda: _events(engine, topic, 1), 30, "the event counted")
+        kafka_tool(TOPIC_COMMAND, "--bootstrap-server", kafka.bootstrap, "--delete",
+                   "--topic", topic)
+        kafka_tool(TOPIC_COMMAND, "--bootstrap-server", kafka.bootstrap, "--delete",
+                   "--topic", dlq)
+        for _ in range(4):  # refresh cycles while the watcher notices and drops it
+            await engine.refresh()
+            assert listed() == set()
+        # it may come back only when someone creates it: then it is read again
+        create_topic(kafka.bootstrap, topic, partitions=2)
+        await engine.refresh()
+        await _published(kafka.bootstrap, [Envelope.new_root("t.caller.v1", topic, {"i": 2})])
+        await wait_until(lambda: _events(engine, topic, 2), 60, "the re-created topic read")
+        assert listed() == {topic}
+    finally:
+        await engine.close()
+
+
+async def _events(engine: EngineProcess, topic: str, count: int) -> bool:
+    return (await engine.refresh()).traffic.stats[topic].events == count

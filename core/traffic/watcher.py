@@ -28,6 +28,9 @@ What it follows on its own:
 * **Topics that do not exist yet** are waited for (checked every ``metadata_interval_s``)
   and read from the time they were asked for; partitions added to a consumed topic are read
   from their beginning; a `.dlq` topic's partition count is read when it is first sampled.
+* **Deleted topics** are never re-created by the watcher: its consumers' metadata requests
+  do not allow auto-creation (core/compat.py `no_topic_auto_creation`), and the metadata
+  check drops a topic that is gone from the cluster and waits for it like a missing one.
 
 `positioned()` returns once every change asked for (start, `watch`) is in place: the
 consumer sits at its start offsets (records produced afterwards will be counted) and every
@@ -49,6 +52,7 @@ from confluent_kafka import TopicPartition as ConfluentPartition
 from confluent_kafka.admin import OffsetSpec
 
 from core.cluster.admin import ClusterUnreachable, KafkaAdmin, NotFound
+from core.compat import no_topic_auto_creation
 from core.config.settings import ConnectionSettings
 from core.errors import NexusError
 from core.messaging.consumer_stop import stop_consumer
@@ -90,6 +94,7 @@ MAX_FOLLOWED_REPLY_TOPICS = 1_000
 MAX_IGNORED = 10_000
 MAX_TAIL_PARTITIONS = 8
 TAIL_BUDGET_S = 2.0
+DELETED_CHECK_S = 0.1
 _FETCH_TIMEOUT_MS = 200
 _MAX_RECORDS = 10_000
 
@@ -180,6 +185,7 @@ class TrafficWatcher:
         self._offsets = DeadLetterOffsets()
         self._existing: set[str] = set()
         self._last_metadata = float("-inf")
+        self._next_deleted_check = float("-inf")
         self._consumer: AIOKafkaConsumer | None = None
         self._tail_consumer: AIOKafkaConsumer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -296,12 +302,18 @@ class TrafficWatcher:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         # group_id=None: no group, no coordinator, no commits (aiokafka refuses commit()).
-        return AIOKafkaConsumer(
+        consumer = AIOKafkaConsumer(
             group_id=None, enable_auto_commit=False, auto_offset_reset="latest",
             client_id=self.client_id, metadata_max_age_ms=30_000,
             request_timeout_ms=int(max(self.settings.request_timeout_s, 5) * 1000) + 1000,
             **self.settings.aiokafka_kwargs(),
         )
+        # A read must never create a topic: once a topic we tail is deleted, the consumer
+        # asks for its metadata again, which a broker with auto.create.topics.enable=true
+        # (Kafka's default) answers by re-creating it empty. Where this cannot be set, the
+        # metadata check below drops vanished topics (a smaller window, not none).
+        no_topic_auto_creation(consumer)
+        return consumer
 
     async def stop(self) -> None:
         """Stop tailing and close the consumers (nothing to commit, no group to leave)."""
@@ -396,6 +408,25 @@ class TrafficWatcher:
             for records in batches.values():
                 for record in records:
                     self._observe(record, now)
+            await self._drop_deleted(consumer)
+
+    async def _drop_deleted(self, consumer: AIOKafkaConsumer) -> None:
+        """A read topic gone from the consumer's metadata may have been deleted: check the
+        cluster's metadata now (at most every `DELETED_CHECK_S`) and stop reading it if so.
+
+        Checked here, between two fetches, so that the assignment changes at once: aiokafka's
+        fetcher, left with a partition whose topic is gone, asks for metadata again in a
+        tight loop until the partition is unassigned."""
+        now = time.monotonic()
+        if now < self._next_deleted_check:
+            return
+        self._next_deleted_check = now + DELETED_CHECK_S
+        if all(consumer.partitions_for_topic(t) is not None for t in self._assigned):
+            return
+        try:
+            await self._refresh_metadata()  # drops a deleted topic (and marks the change)
+        except NexusError as exc:  # the refresh loop retries and reports it
+            log.warning("traffic watcher: looking for deleted topics: %s", exc)
 
     async def _settle_assignment(self, consumer: AIOKafkaConsumer) -> None:
         self._dirty.clear()
@@ -471,10 +502,12 @@ class TrafficWatcher:
         assert self._admin is not None
         counts: dict[str, int] = {}
         for topic in self._consumed:
+            if topic in self._missing:  # retried when the metadata has it (again)
+                continue
             if topic in self._assigned:  # grown partitions show in the consumer's metadata
                 known = consumer.partitions_for_topic(topic) or ()
                 counts[topic] = max(len(known), self._assigned[topic])
-            elif topic not in self._missing:  # a missing one is retried when metadata has it
+            else:
                 try:
                     counts[topic] = await self._admin.partitions_of(topic)
                 except NotFound:
@@ -531,12 +564,16 @@ class TrafficWatcher:
         await self._sample_dead_letters()
 
     async def _refresh_metadata(self) -> None:
-        """One Metadata request: which of the topics asked for exist now."""
+        """One Metadata request (of the whole cluster: it never creates a topic): which of the
+        topics asked for exist now, and which of those read until now were deleted."""
         assert self._admin is not None
         unchecked = set(self._unchecked)
+        assigned = set(self._assigned)  # a topic assigned meanwhile may be newer than the answer
+        sampled = set(self._dlq_partitions)
         self._existing = set(await self._admin.topic_names())
         self._last_metadata = time.monotonic()
         self._unchecked -= unchecked
+        self._drop_vanished(assigned & set(self._assigned), sampled)
         appeared = self._missing & self._existing
         if appeared:
             self._missing -= appeared
@@ -544,6 +581,22 @@ class TrafficWatcher:
         for topic in sorted(self._dead_letter_topics - set(self._dlq_partitions)):
             if topic in self._existing:
                 await self._start_dead_letter_topic(topic)
+
+    def _drop_vanished(self, assigned: set[str], sampled: set[str]) -> None:
+        """Stop reading (and sampling) the topics deleted since they were last seen: they are
+        waited for like a missing topic, and read from the time they were found gone if they
+        come back."""
+        vanished = {t for t in assigned - self._existing if t in self._consumed}
+        for topic in sorted(vanished):
+            log.info("traffic watcher: topic %s was deleted; waiting for it to come back", topic)
+            self._missing.add(topic)
+            self._consumed[topic] = int(time.time() * 1000)
+        if vanished:
+            self._changed()
+        gone = {t for t in sampled - self._existing if t in self._dlq_partitions}
+        for topic in gone:  # started again by the metadata check that finds it
+            del self._dlq_partitions[topic]
+            self._offsets.forget([topic])
 
     async def _start_dead_letter_topic(self, topic: str) -> None:
         assert self._admin is not None
