@@ -6,10 +6,12 @@ caller. In the -b tests the config's current context points at a port where noth
 so a run that reads the shared broker proves that its -b was used; a wrong bootstrap in the
 losing position with a short --timeout makes a wrong choice fail fast and visibly.
 
-The read-only tests judge by what reached the broker (the topics, their end offsets and the
+The read-only tests judge by what reached the broker (the topics, their end offsets, log starts,
+config overrides and the
 group's committed offsets, read with confluent-kafka's own clients), not only by the exit
 code; each write command also runs once without --read-only, to show the oracle sees it.
-Later write commands are appended to WRITES.
+Later write commands are appended to WRITES (the admin writes of issue 15 are there: create,
+alter, add-partitions, purge, delete, group delete and delete-offsets).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, OffsetSpec
 
 from core import HandlerContext, KafkaSubscriber
 from core.messaging.requester import Requester
@@ -101,13 +103,32 @@ def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
 
 
 def broker_state(scene: Scene) -> dict[str, Any]:
-    """What a write could change: the scene's topics, their end offsets, the group's commits."""
+    """What a write could change: the scene's topics, their end offsets, log starts and
+    config overrides, the group's commits."""
     admin = AdminClient({"bootstrap.servers": scene.bootstrap})
     topics = sorted(t for t in admin.list_topics(timeout=10).topics
                     if t.startswith(scene.prefix))
     return {"topics": topics,
             "end_offsets": {t: end_offsets(scene.bootstrap, t) for t in topics},
+            "log_starts": {t: log_starts(admin, t, len(admin.list_topics(
+                t, timeout=10).topics[t].partitions)) for t in topics},
+            "configs": {t: topic_overrides(admin, t) for t in topics},
             "committed": committed(scene.bootstrap, scene.group)}
+
+
+def log_starts(admin: AdminClient, topic: str, partitions: int) -> dict[int, int]:
+    """The first offset of each partition (what a purge moves)."""
+    asked = {TopicPartition(topic, p): OffsetSpec.earliest() for p in range(partitions)}
+    return {tp.partition: fut.result(30).offset
+            for tp, fut in admin.list_offsets(asked).items()}
+
+
+def topic_overrides(admin: AdminClient, topic: str) -> dict[str, str]:
+    """The topic's configs set on it (what an alter changes)."""
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    entries = admin.describe_configs([resource])[resource].result(30)
+    return {k: str(e.value) for k, e in entries.items()
+            if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
 
 
 # ---- -b before, after, or both -----------------------------------------------------------
@@ -271,6 +292,18 @@ WRITES = [
                                  "--reply-topic", f"{s.prefix}.replies.v1",
                                  "--reply-timeout", "0"]),
     Write("seek --execute", lambda s: ["seek", s.group, "--to-earliest", "--execute"]),
+    Write("topic create", lambda s: ["topic", "create", f"{s.prefix}.made.v1",
+                                     "--partitions", "1"]),
+    Write("topic alter", lambda s: ["topic", "alter", s.topic, "--config",
+                                    "retention.ms=3600000", "--execute"]),
+    Write("topic add-partitions", lambda s: ["topic", "add-partitions", s.topic, "--to", "3",
+                                             "--execute"]),
+    Write("topic purge", lambda s: ["topic", "purge", s.topic, "--all", "--execute"]),
+    Write("topic delete", lambda s: ["topic", "delete", s.topic, "--execute",
+                                     "--confirm", s.topic]),
+    Write("group delete", lambda s: ["group", "delete", s.group, "--execute"]),
+    Write("group delete-offsets", lambda s: ["group", "delete-offsets", s.group,
+                                             "--topic", s.topic, "--execute"]),
 ]
 
 
