@@ -6,10 +6,10 @@ caller. In the -b tests the config's current context points at a port where noth
 so a run that reads the shared broker proves that its -b was used; a wrong bootstrap in the
 losing position with a short --timeout makes a wrong choice fail fast and visibly.
 
-The read-only tests judge by what reached the broker (the topics, their end offsets, log starts,
-config overrides and the
-group's committed offsets, read with confluent-kafka's own clients), not only by the exit
-code; each write command also runs once without --read-only, to show the oracle sees it.
+The read-only tests judge by what reached the broker (the topics, their end offsets, log
+starts and config overrides, the group's committed offsets, read with confluent-kafka's own
+clients), not only by the exit code; each write command also runs once without --read-only,
+to show the oracle sees it.
 Later write commands are appended to WRITES (the admin writes of issue 15 are there: create,
 alter, add-partitions, purge, delete, group delete and delete-offsets).
 """

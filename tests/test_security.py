@@ -9,6 +9,9 @@ config file with the secrets in env vars and files. Proven here:
 - no secret (SASL passwords, the key password) appears in any output, screenshot, log or
   crash log;
 - read-only is enforced in the core, before any request;
+- alice, without Create/Alter/AlterConfigs/Delete ACLs, gets the broker's "not authorized" as
+  one line for every admin write (topic create/alter/add-partitions/purge/delete, group
+  delete/delete-offsets): nothing changes, the audit log has the intent and the error;
 - OAUTHBEARER (OIDC client credentials) and Amazon MSK IAM settings render for both client
   libraries, the OIDC token grant works against a local token endpoint.
 
@@ -503,3 +506,62 @@ async def test_oauthbearer_oidc_and_msk_iam_settings():
     else:
         conf = msk.confluent_config()
         assert conf["sasl.mechanism"] == "OAUTHBEARER" and callable(conf["oauth_cb"])
+
+
+# ---- administration without the ACL ---------------------------------------------------------
+
+#: alice's admin writes: she may describe and read `sec.` topics and ALLOWED, nothing more
+ADMIN_WRITES = [
+    ("topic.create", ["topic", "create", "sec.made.v1", "--partitions", "1"]),
+    ("topic.alter", ["topic", "alter", TOPIC, "--config", "retention.ms=3600000",
+                     "--execute"]),
+    ("topic.add-partitions", ["topic", "add-partitions", TOPIC, "--to", "3", "--execute"]),
+    ("topic.purge", ["topic", "purge", TOPIC, "--all", "--execute"]),
+    ("topic.delete", ["topic", "delete", TOPIC, "--execute", "--confirm", TOPIC]),
+    ("group.delete", ["group", "delete", ALLOWED, "--execute"]),
+    ("group.delete-offsets", ["group", "delete-offsets", ALLOWED, "--topic", TOPIC,
+                              "--execute"]),
+]
+
+
+def _cluster_state(s: Secure) -> dict[str, object]:
+    """What the writes above could change, read as the super user (PLAINTEXT)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import ConfigResource, OffsetSpec
+
+    admin = AdminClient({"bootstrap.servers": s.plain})
+    topics = admin.list_topics(timeout=10).topics
+    resource = ConfigResource(ConfigResource.Type.TOPIC, TOPIC)
+    configs = admin.describe_configs([resource])[resource].result(30)
+    starts = admin.list_offsets({TopicPartition(TOPIC, p): OffsetSpec.earliest()
+                                 for p in range(len(topics[TOPIC].partitions))})
+    listed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(ALLOWED)])
+    return {"topics": sorted(t for t in topics if t.startswith("sec.")),
+            "partitions": len(topics[TOPIC].partitions),
+            "retention.ms": configs["retention.ms"].value,
+            "log starts": {tp.partition: f.result(30).offset for tp, f in starts.items()},
+            "committed": {(tp.topic, tp.partition): tp.offset for tp in
+                          listed[ALLOWED].result(30).topic_partitions or []}}
+
+
+@pytest.mark.parametrize("action, args", ADMIN_WRITES, ids=[a for a, _ in ADMIN_WRITES])
+async def test_an_admin_write_without_the_acl_is_the_brokers_not_authorized(
+        configured, tmp_path, action, args):
+    """alice has no Create, Alter, AlterConfigs or Delete ACL: each write is the broker's
+    "not authorized" in one line, nothing changes (read back as the super user), and the
+    audit log has the intent line and the error."""
+    from core.cluster.audit import read_entries
+
+    s = configured
+    audit = tmp_path / "audit.jsonl"
+    before = _cluster_state(s)
+    code, _, err, _ = await run_cli(*args, "--context", "alice", timeout=60, cwd=s.home,
+                                    env=dict(s.env, NEXUS_TUI_AUDIT_LOG=str(audit)))
+    line = one_error_line(code, err)
+    assert "not authorized" in line.lower(), line
+    assert _cluster_state(s) == before
+    entries = read_entries(audit)
+    assert [e["phase"] for e in entries] == ["intent", "result"], entries
+    assert {e["action"] for e in entries} == {action}
+    assert entries[-1]["outcome"] == "error"
+    assert "not authorized" in json.dumps(entries).lower()

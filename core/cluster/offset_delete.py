@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError as AioKafkaError
 from confluent_kafka import KafkaError as ConfluentError
+from confluent_kafka import KafkaException
 
+from core.cluster.admin import kafka_error_text
 from core.compat import offset_delete_request
 from core.config.settings import ConnectionSettings
 from core.errors import NexusError
@@ -22,8 +24,12 @@ GROUP_COORDINATOR = 0
 
 
 def _error_name(code: int) -> str:
-    """The broker's error in words (confluent-kafka knows every code; aiokafka not 86)."""
+    """The broker's error in words (confluent-kafka knows every code; aiokafka not 86), an
+    authorization error in the same words as every other command's (it names the ACL)."""
     err = ConfluentError(code)
+    text = kafka_error_text(KafkaException(err))
+    if text.startswith("not authorized"):
+        return text
     return f"{err.str().removeprefix('Broker: ')} ({err.name()})"
 
 
