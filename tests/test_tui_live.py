@@ -3,6 +3,10 @@ assert on what the widgets hold."""
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -181,7 +185,16 @@ async def test_seek_preview_then_apply_changes_offsets_in_kafka(kafka, unique, m
         await wait_for(pilot, lambda: f"{topic}:0" in table_keys(app), 20, "plan rows")
         assert cell(app, f"{topic}:0", "current") == "7"
         assert cell(app, f"{topic}:0", "target") == "0"
-        assert "kafka-consumer-groups" in str(screen.query_one("#seek-command", Static).render())
+        shown = str(screen.query_one("#seek-command", Static).render())
+        assert "kafka-consumer-groups" in shown
+        # the nexus-tui line runs as printed: the same dry run, the same targets
+        printed = shlex.split(shown.split("\nnexus-tui: ", 1)[1])
+        assert printed[0] == "nexus-tui"
+        ran = subprocess.run([sys.executable, "-m", "nexus_tui", *printed[1:], "--json"],
+                             capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, ran.stderr
+        assert {(c["topic"], c["partition"], c["target"]) for c in json.loads(ran.stdout)[
+            "changes"]} == {(topic, 0, 0), (topic, 1, 0)}
         apply = screen.query_one("#seek-apply", Button)
         assert apply.disabled  # nothing typed yet
         assert await KafkaAdmin(kafka.bootstrap).committed_offsets(group) == {

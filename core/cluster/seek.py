@@ -157,6 +157,17 @@ class SeekPlan:
         args.append("--execute" if execute else "--dry-run")
         return shlex.join(args)
 
+    def nexus_command(self, bootstrap: str) -> str:
+        """The same dry run with `nexus-tui seek`, quoted for a POSIX shell: runnable as
+        printed (add --execute to apply it)."""
+        if self.spec.kind is StrategyKind.GROUP:
+            strategy = ["--to-group", self.spec.text or ""]
+        else:
+            strategy = self.spec.kafka_args()
+        return shlex.join(["nexus-tui", "seek", self.group, *strategy,
+                           *[a for s in self.scope for a in ("--topic", str(s))],
+                           "-b", bootstrap])
+
     def to_dict(self, executed: bool = False) -> dict[str, Any]:
         return {
             "group": self.group, "executed": executed, "strategy": self.strategy,

@@ -142,11 +142,10 @@ class SeekScreen(NexusScreen):
                 Cell(c.clamp_reason or "", c.clamp_reason or "", "yellow" if c.clamped else ""),
             ]
         self.query_one(KeyedTable).sync(rows)
-        cli = ["nexus-tui seek", plan.group, f"--{plan.spec.kind.value}"]
+        bootstrap = self.nexus.settings.bootstrap
         self.query_one("#seek-command", Static).update(
-            "equivalent: " + escape(plan.kafka_command(self.nexus.settings.bootstrap))
-            + "\nnexus-tui: " + escape(" ".join(cli + [a for sc in plan.scope
-                                                      for a in ("--topic", str(sc))])))
+            "equivalent: " + escape(plan.kafka_command(bootstrap))
+            + "\nnexus-tui: " + escape(plan.nexus_command(bootstrap)))
         if plan.can_apply:
             self._state(f"group {escape(plan.group)} is {plan.group_state}: "
                         f"{len(plan.changes)} partition(s) would change. Dry run — nothing "
