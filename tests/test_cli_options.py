@@ -452,3 +452,12 @@ def test_aiokafka_errors_are_not_shown_unless_verbose(scene: Scene, tmp_path: Pa
         assert quiet.stderr == ""
     shown = [cli(config, "-v", *args).stderr for _ in range(2)]
     assert any("ERROR aiokafka" in err and "Unable connect" in err for err in shown), shown
+
+
+@pytest.mark.parametrize("args", [["group", "describe", "some-group"],
+                                  ["seek", "some-group", "--to-earliest"]],
+                         ids=["group describe", "seek"])
+def test_an_unreachable_bootstrap_is_one_line_naming_it(configs, args):
+    """Not librdkafka's bare "Local: Timed out": the line says which servers were tried."""
+    line = one_error_line(cli(configs["plain"], *args, "-b", NOWHERE, "--timeout", "2"))
+    assert NOWHERE in line and "Timed out" not in line, line

@@ -198,6 +198,16 @@ class KafkaAdmin:
                 f"{self.timeout:g} s: {link_error_text(unreachable)}")
         return ClusterUnreachable(fallback)
 
+    def _group_error_text(self, error: BaseException | KafkaError) -> str:
+        """A group's describe error in words; a timeout names the servers it tried and the
+        connection error behind it (librdkafka's own says only "Local: Timed out")."""
+        inner = error.args[0] if isinstance(error, KafkaException) and error.args else error
+        if isinstance(inner, KafkaError) and inner.code() == KafkaError._TIMED_OUT:
+            return str(self._unreachable(
+                f"no answer from {self.settings.bootstrap} within {self.timeout:g} s"))
+        return kafka_error_text(error) if isinstance(error, BaseException) else (
+            f"{error.str()} ({error.name()})")
+
     async def _await(self, fut: Future[T], what: str) -> T:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout + 1)
@@ -449,8 +459,8 @@ class KafkaAdmin:
         out: dict[str, GroupInfo] = {}
         for gid, offs in zip(group_ids, committed, strict=True):
             desc = descriptions.get(gid)  # None: listed Empty, not described
-            if isinstance(desc, BaseException):
-                error = kafka_error_text(desc)
+            if isinstance(desc, BaseException | KafkaError):
+                error = self._group_error_text(desc)
                 if errors is not None:
                     errors.append(f"group {gid}: {error}")
                 out[gid] = GroupInfo(gid, "Unknown", error=error)
