@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -149,3 +150,26 @@ def nexus(*args: str, timeout: float = 120,
     return subprocess.run([sys.executable, "-m", "nexus_tui", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT,
                           env=env if env is not None else dict(os.environ))
+
+
+class PollingMember:
+    """A subscribed consumer polling in a thread, never committing: its group is Stable, with
+    this member, until stop()."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, client_id: str) -> None:
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                                  "client.id": client_id, "enable.auto.commit": False,
+                                  "auto.offset.reset": "latest"})
+        self.consumer.subscribe([topic])
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.stopping.is_set():
+            self.consumer.poll(0.1)
+        self.consumer.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(30)

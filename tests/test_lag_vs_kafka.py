@@ -5,7 +5,6 @@ members). Where we show something else than Kafka's tool, the test says so in an
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -14,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 from core.cluster.admin import KafkaAdmin
 from tests.kafka_helpers import (
     DescribedRow,
+    PollingMember,
     commit_offsets,
     create_topic,
     kafka_describe,
@@ -207,35 +207,13 @@ def test_commit_below_the_log_start_has_kafkas_lag_and_is_flagged_as_data_loss(k
     assert (group["total_lag"], group["data_loss_partitions"]) == (11, 1)
 
 
-class Member:
-    """A subscribed consumer polling in a thread (never committing): a Stable group member."""
-
-    def __init__(self, bootstrap: str, group: str, topic: str, client_id: str) -> None:
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                  "client.id": client_id, "enable.auto.commit": False,
-                                  "auto.offset.reset": "latest"})
-        self.consumer.subscribe([topic])
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-        self.thread.start()
-
-    def _poll(self) -> None:
-        while not self.stopping.is_set():
-            self.consumer.poll(0.1)
-        self.consumer.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(30)
-
-
 async def test_stable_group_with_a_member_matches_kafka_row_by_row(kafka, unique):
     """Every assigned partition, committed or not, with its member's id, client id and host,
     as Kafka's tool prints them for a Stable group."""
     create_topic(kafka.bootstrap, unique, partitions=3)
     produce_counts(kafka.bootstrap, unique, [4, 6, 2])
     commit_offsets(kafka.bootstrap, unique, {(unique, 0): 1, (unique, 1): 6})  # p2: none
-    member = Member(kafka.bootstrap, unique, unique, "lag-member")
+    member = PollingMember(kafka.bootstrap, unique, unique, "lag-member")
     admin = KafkaAdmin(kafka.bootstrap)
     try:
         async def stable() -> bool:

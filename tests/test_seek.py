@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from core.cluster.seek_parse import SeekStrategy, format_datetime
 from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, ReadOnlyError
 from core.local.tools import CONSUMER_GROUP_COMMAND, run_tool
-from tests.kafka_helpers import create_topic, run_printed_command, wait_until
+from tests.kafka_helpers import PollingMember, create_topic, run_printed_command, wait_until
 
 MINUTE = 60_000
 RECORDS = {0: 10, 1: 20, 2: 4}  # records per partition, one a minute
@@ -249,31 +248,10 @@ async def test_dry_run_changes_nothing(kafka, unique, topic):
     assert await committed(kafka.bootstrap, unique) == commits
 
 
-class LiveConsumer:
-    """A subscribed consumer polling in a thread: its group is Stable until stop()."""
-
-    def __init__(self, bootstrap: str, group: str, topic: str, client_id: str) -> None:
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                  "client.id": client_id, "enable.auto.commit": False})
-        self.consumer.subscribe([topic])
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-        self.thread.start()
-
-    def _poll(self) -> None:
-        while not self.stopping.is_set():
-            self.consumer.poll(0.1)
-        self.consumer.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(30)
-
-
 async def test_active_group_is_refused_naming_its_member(kafka, unique, topic):
     commits = topic.offsets(COMMITS)
     commit(kafka.bootstrap, unique, commits)
-    live = LiveConsumer(kafka.bootstrap, unique, topic.name, "svc-1")
+    live = PollingMember(kafka.bootstrap, unique, topic.name, "svc-1")
     admin = KafkaAdmin(kafka.bootstrap)
     try:
         async def stable() -> bool:
