@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +112,19 @@ class TestScreens:
             pilot.app.open_seek("demo.payments.v1-flaky")
 
         assert snap_compare(make_app(), run_before=run(then=open_seek), terminal_size=SIZE)
+
+    def test_audit(self, snap_compare, monkeypatch):
+        """`:audit` over a recorded log (tests/data/audit_recorded.jsonl, written for this
+        test: an applied alter, a refused group delete), named relative so the path shown is
+        the same in every checkout."""
+        monkeypatch.chdir(Path(__file__).parent / "data")
+        monkeypatch.setenv("NEXUS_TUI_AUDIT_LOG", "audit_recorded.jsonl")
+
+        async def open_audit(pilot) -> None:
+            pilot.app.open_audit()
+            await pilot.pause()
+
+        assert snap_compare(make_app(), run_before=run(then=open_audit), terminal_size=SIZE)
 
     def test_help(self, snap_compare):
         assert snap_compare(make_app(), run_before=run("3", "question_mark"),
