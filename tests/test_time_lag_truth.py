@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from core.cluster.time_lag_exact import CommittedRecord, ExactTimeLag
+from core.cluster.time_lag_exact import CommittedRecord, CommittedRecordTimes, ExactTimeLag
 from core.engine.columns import PartitionColumns
 from core.engine.time_lag import truthful_time_lag, worst_time_lag
 from core.health.timelag import OffsetTimeTable
@@ -145,6 +145,24 @@ def _delete_records(bootstrap: str, topic: str, before: int) -> None:
 def _assert_offset_lag_as_kafka(bootstrap: str, group: str, ours: dict[tuple[str, int], int]):
     theirs = kafka_describe(bootstrap, group)
     assert {k: int(r.lag) for k, r in theirs.items()} == ours
+
+
+async def test_the_reader_reads_every_partition_in_chunks_within_its_budget(kafka, unique):
+    """Partitions are assigned a chunk at a time (the budget is checked between chunks): all
+    seven committed records are read, in three chunks of at most three, each the record at its
+    own committed offset with the timestamp the broker stored."""
+    ts = _old_records(kafka.bootstrap, unique, partitions=7)
+    reader = CommittedRecordTimes(kafka.bootstrap, budget_s=30.0, chunk_partitions=3)
+    try:
+        keys = [(unique, p, 5 + p) for p in range(7)]
+        found = await reader.lookup(keys)
+    finally:
+        reader.close()
+    assert reader.last["chunks"] == 3, reader.last
+    assert found == {(unique, p, 5 + p): CommittedRecord(5 + p, ts[5 + p], True)
+                     for p in range(7)}
+    with pytest.raises(ValueError):
+        CommittedRecordTimes(kafka.bootstrap, chunk_partitions=0)
 
 
 @pytest.mark.parametrize("sample", ["0", "2"])

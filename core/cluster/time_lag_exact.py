@@ -8,8 +8,9 @@ offset), and so does klag-exporter (``timestamp_sampling``).
 
 Cost: one bounded fetch per *distinct* (topic, partition, committed offset) of a lagging
 group, through one long-lived consumer per cluster that only assigns (never subscribes, never
-commits, never joins a group). A stuck consumer keeps its committed offset, so its record's
-timestamp is cached: steady state fetches only the partitions whose commit moved.
+commits, never joins a group), a chunk of partitions at a time so that the budget holds on
+clusters of tens of thousands of partitions. A stuck consumer keeps its committed offset, so
+its record's timestamp is cached: steady state fetches only the partitions whose commit moved.
 
 What the figure is:
 
@@ -39,6 +40,11 @@ from core.config.settings import ConnectionSettings
 
 RecordKey = tuple[str, int, int]
 """(topic, partition, committed offset)."""
+
+#: Partitions assigned at once. librdkafka's assign and unassign of tens of thousands of
+#: partitions cannot be interrupted and outlast any budget; in chunks, the budget is checked
+#: between them, so a lookup overruns it by at most one chunk's work.
+CHUNK_PARTITIONS = 1000
 
 #: The group id librdkafka insists on; nothing is ever committed or joined under it.
 TIMESTAMP_READER_GROUP = "nexus-tui-timestamp-reader"
@@ -81,9 +87,14 @@ class CommittedRecordTimes:
     The cache keeps the keys of the last lookup only, so it is bounded by the lagging
     partitions of the cluster."""
 
-    def __init__(self, settings: ConnectionSettings | str, *, budget_s: float = 5.0) -> None:
+    def __init__(self, settings: ConnectionSettings | str, *, budget_s: float = 5.0,
+                 chunk_partitions: int = CHUNK_PARTITIONS) -> None:
         self.settings = ConnectionSettings.of(settings)
         self.budget_s = budget_s
+        if chunk_partitions < 1:
+            raise ValueError("chunk_partitions must be at least 1")
+        self.chunk_partitions = chunk_partitions
+        self._chunks = 0  # chunks read by the running lookup
         self._cache: dict[RecordKey, CommittedRecord] = {}
         self._consumer: Consumer | None = None
         self._lock = threading.Lock()  # close() against a fetch still running in its thread
@@ -121,12 +132,14 @@ class CommittedRecordTimes:
         found = {k: self._cache[k] for k in wanted if k in self._cache}
         missing = [k for k in wanted if k not in found]
         started = time.perf_counter()
+        self._chunks = 0
         if missing:
             found.update(await asyncio.to_thread(self._fetch, missing))
         self._cache = found.copy()
         self.last = {"keys": len(wanted), "cached": len(wanted) - len(missing),
                      "fetched": sum(1 for k in missing if k in found),
                      "missing": sum(1 for k in missing if k not in found),
+                     "chunks": self._chunks,
                      "fetch_s": time.perf_counter() - started}
         return found
 
@@ -145,7 +158,13 @@ class CommittedRecordTimes:
                         later.append((topic, partition, offset))
                     else:
                         this_round[(topic, partition)] = offset
-                self._read_round(consumer, this_round, out, deadline)
+                items = list(this_round.items())
+                for start in range(0, len(items), self.chunk_partitions):
+                    if time.monotonic() >= deadline:
+                        break
+                    self._chunks += 1
+                    chunk = dict(items[start:start + self.chunk_partitions])
+                    self._read_round(consumer, chunk, out, deadline)
                 pending = later
         return out
 
