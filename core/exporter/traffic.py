@@ -44,7 +44,7 @@ from core.traffic.window import (
     TopicTotals,
     latency_bucket,
 )
-from core.wire.topic_names import dead_letter_source, is_nexus_topic
+from core.wire.topic_names import traffic_topics
 
 log = logging.getLogger("nexus_tui.exporter")
 
@@ -70,18 +70,6 @@ _HISTOGRAM = "nexus_traffic_reply_latency_seconds"
 #: every sample name these families have (what dashboards and rules may query)
 SERIES = (*(f"{name}_total" for name, _, _ in _COUNTERS), "nexus_traffic_dead_letters_total",
           *_GAUGES, *(f"{_HISTOGRAM}{suffix}" for suffix in ("_bucket", "_sum", "_count")))
-
-
-def traffic_topics(names: Iterable[str]) -> list[str]:
-    """The topics whose traffic is watched: non-internal Nexus topics and their `.dlq`."""
-    chosen = []
-    for name in names:
-        if name.startswith("__"):
-            continue
-        source = dead_letter_source(name)
-        if is_nexus_topic(name) or (source is not None and is_nexus_topic(source)):
-            chosen.append(name)
-    return sorted(chosen)
 
 
 def _added(a: TopicTotals, b: TopicTotals) -> TopicTotals:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from core.errors import NexusError
 
 __all__ = [
+    "traffic_topics",
     "DEAD_LETTER_SUFFIX",
     "KAFKA_TOPIC_MAX_LENGTH",
     "TopicKind",
@@ -229,3 +230,16 @@ def is_dead_letter_topic(name: str) -> bool:
 def dead_letter_source(name: str) -> str | None:
     """The topic whose dead letters `name` holds, or None if it is not a dead-letter topic."""
     return name[: -len(DEAD_LETTER_SUFFIX)] if is_dead_letter_topic(name) else None
+
+
+def traffic_topics(names: Iterable[str]) -> list[str]:
+    """The topics whose Nexus traffic is watched, sorted: non-internal topics named like Nexus
+    topics, and the `.dlq` topics of such topics."""
+    chosen = []
+    for name in names:
+        if name.startswith("__"):
+            continue
+        source = dead_letter_source(name)
+        if is_nexus_topic(name) or (source is not None and is_nexus_topic(source)):
+            chosen.append(name)
+    return sorted(chosen)

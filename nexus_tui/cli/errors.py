@@ -15,7 +15,7 @@ from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, NexusError
 from core.traffic.watcher import TrafficWatcher
 from core.traffic.window import MAX_WINDOW_S, ErrorReply, TopicTraffic
-from core.wire.topic_names import dead_letter_source, is_nexus_topic
+from core.wire.topic_names import traffic_topics
 from nexus_tui.cli.connection import run, with_connection
 from nexus_tui.cli.output import emit, fail, json_mode
 from nexus_tui.cli.table import render_table
@@ -34,22 +34,10 @@ def _seconds(text: str, option: str, low: float, high: float) -> float:
     return value
 
 
-def default_topics(names: list[str]) -> list[str]:
-    """Non-internal topics named like Nexus topics, and the `.dlq` topics of such topics."""
-    chosen = []
-    for name in names:
-        if name.startswith("__"):
-            continue
-        source = dead_letter_source(name)
-        if is_nexus_topic(name) or (source is not None and is_nexus_topic(source)):
-            chosen.append(name)
-    return chosen
-
-
 async def _chosen_topics(admin: KafkaAdmin, asked: tuple[str, ...]) -> list[str]:
     names = await admin.topic_names()
     if not asked:
-        chosen = default_topics(names)
+        chosen = traffic_topics(names)
         if not chosen:
             raise NotFound(f"no Nexus topics on {admin.settings.bootstrap}; "
                            "name the topics to watch with --topic")

@@ -35,10 +35,10 @@ async def _traffic_watch(conn: ConnectionSettings, window_s: float,
 
     from core.cluster.admin import KafkaAdmin
     from core.traffic.watcher import TrafficWatcher
-    from nexus_tui.cli.errors import default_topics
+    from core.wire.topic_names import traffic_topics
 
     admin = KafkaAdmin(conn)
-    chosen = [t for t in default_topics(await admin.topic_names())
+    chosen = [t for t in traffic_topics(await admin.topic_names())
               if topic_filter is None or re.search(topic_filter, t)]
     if not chosen:
         return None
