@@ -132,6 +132,35 @@ async def test_create_from_the_topics_list(kafka, unique, make_app, audit_log):
     assert [e["phase"] for e in read_entries(audit_log)] == ["intent", "result"]
 
 
+async def test_a_late_change_event_keeps_the_plan_a_real_change_drops_it(kafka, unique,
+                                                                        make_app, audit_log):
+    """Input.Changed reaches the screen by bubbling and can arrive after the plan made from
+    that very value (seen under load: Apply enabled, then disabled, and the click applied
+    nothing): an event for the planned value keeps the plan; a changed value drops it, and
+    Apply then says so instead of doing nothing."""
+    name = f"{unique}.late.v1"
+    app = make_app(kafka.bootstrap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await wait_on(pilot, lambda: type(app.screen).__name__ == "TopicsScreen", 5, "topics")
+        await pilot.press("c")
+        await wait_on(pilot, lambda: isinstance(app.screen, AdminScreen), 5, "create screen")
+        await preview(pilot, app, {"name": name, "partitions": "2"})
+        screen = app.screen
+        apply = screen.query_one("#admin-apply", Button)
+        field = screen.query_one("#admin-partitions", Input)
+        field.post_message(Input.Changed(field, "2"))  # late, for the planned value
+        await pilot.pause()
+        assert screen.plan is not None and not apply.disabled
+        field.value = "3"
+        await wait_on(pilot, lambda: screen.plan is None, 5, "the plan dropped")
+        assert apply.disabled
+        screen._apply()  # as a click that raced the change would
+        await wait_on(pilot, lambda: text(app, "#admin-result") != "", 5, "the result")
+        assert "form changed" in text(app, "#admin-result")
+    assert [e["phase"] for e in read_entries(audit_log)] == []
+
+
 async def test_topic_detail_edit_add_partitions_purge_delete(kafka, unique, make_app,
                                                              audit_log):
     topic = f"{unique}.admin.v1"

@@ -160,6 +160,7 @@ class AdminScreen(NexusScreen):
         self.target = target
         self.values = dict(values or {})
         self.plan: AdminPlan | None = None
+        self.planned: Values | None = None  # the form the plan was made from
 
     def compose_body(self) -> ComposeResult:
         what = f": {self.target}" if self.target else ""
@@ -227,7 +228,9 @@ class AdminScreen(NexusScreen):
         self._invalidate()
 
     def _invalidate(self) -> None:
-        if self.plan is not None:
+        # Input.Changed reaches the screen by bubbling, possibly after the plan it belongs to:
+        # only a form that differs from the planned one makes the plan stale.
+        if self.plan is not None and self.form() != self.planned:
             self.plan = None
             self.query_one("#admin-plan", Static).update("")
             self.query_one("#admin-command", Static).update("")
@@ -261,7 +264,7 @@ class AdminScreen(NexusScreen):
         except NexusError as exc:
             self._state(f"[red]{escape(str(exc))}[/red]")
             return
-        self.plan = plan
+        self.plan, self.planned = plan, values
         self.query_one("#admin-plan", Static).update(escape("\n".join(plan.lines())))
         self.query_one("#admin-command", Static).update(
             "same with Kafka's tool: " + escape(plan.kafka_command(self.nexus.settings.bootstrap)))
@@ -277,10 +280,14 @@ class AdminScreen(NexusScreen):
     @work(exclusive=True, group="admin", exit_on_error=False)
     async def _apply(self) -> None:
         plan = self.plan
-        if plan is None or self.nexus.read_only:
+        result_box = self.query_one("#admin-result", Static)
+        if self.nexus.read_only:
+            result_box.update("[red]not applied: read-only[/red]")
+            return
+        if plan is None:  # the form changed after Apply was enabled
+            result_box.update("[red]not applied: the form changed; preview again[/red]")
             return
         self.query_one("#admin-apply", Button).disabled = True
-        result_box = self.query_one("#admin-result", Static)
         try:
             result = await self._core(self.spec.kind(self.nexus.settings).apply(plan))
         except NexusError as exc:
