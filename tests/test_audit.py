@@ -133,6 +133,7 @@ WRITES = [
     ("topic", "delete", "t.x.v1", "--execute", "--confirm", "t.x.v1"),
     ("group", "delete", "g", "--execute"),
     ("group", "delete-offsets", "g", "--topic", "t.x.v1", "--execute"),
+    ("dlq", "redrive", "t.x.v1.dlq", "--execute"),
 ]
 
 

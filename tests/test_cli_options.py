@@ -11,7 +11,8 @@ starts and config overrides, the group's committed offsets, read with confluent-
 clients), not only by the exit code; each write command also runs once without --read-only,
 to show the oracle sees it.
 Later write commands are appended to WRITES (the admin writes of issue 15 are there: create,
-alter, add-partitions, purge, delete, group delete and delete-offsets).
+alter, add-partitions, purge, delete, group delete and delete-offsets; and `dlq redrive
+--execute`, whose scene first gets a dead-letter topic holding one dead letter).
 """
 
 from __future__ import annotations
@@ -284,6 +285,22 @@ def test_help_says_the_option_after_the_command_wins(nowhere_config: Path) -> No
 class Write:
     name: str
     args: Callable[[Scene], list[str]]  # the command, without connection options
+    prepare: Callable[[Scene], None] | None = None  # what the scene needs beyond make_scene
+
+
+def dead_letter(s: Scene) -> None:
+    """`<topic>.dlq` holding one dead letter of the scene's topic, with the headers a nexus
+    subscriber writes (tests/test_dlq.py): a redrive copies it back to the topic."""
+    dlq = f"{s.topic}.dlq"
+    create_topic(s.bootstrap, dlq, partitions=1)
+    headers = [("nexus-dlq-error", b"handler failed"), ("nexus-dlq-attempts", b"3"),
+               ("nexus-dlq-original-topic", s.topic.encode()),
+               ("nexus-dlq-original-partition", b"0"), ("nexus-dlq-original-offset", b"0"),
+               ("nexus-dlq-failed-at", b"2026-12-04T10:00:00.000+00:00")]
+    producer = Producer({"bootstrap.servers": s.bootstrap})
+    producer.produce(dlq, b'{"n": 0}', b"root-0", partition=0, headers=headers)
+    assert producer.flush(30) == 0
+    assert end_offsets(s.bootstrap, dlq) == {0: 1}
 
 
 #: Every command that writes to the cluster: append new ones here.
@@ -304,6 +321,8 @@ WRITES = [
     Write("group delete", lambda s: ["group", "delete", s.group, "--execute"]),
     Write("group delete-offsets", lambda s: ["group", "delete-offsets", s.group,
                                              "--topic", s.topic, "--execute"]),
+    Write("dlq redrive --execute", lambda s: ["dlq", "redrive", f"{s.topic}.dlq", "--execute"],
+          prepare=dead_letter),
 ]
 
 
@@ -335,6 +354,8 @@ def test_read_only_refuses_every_write_before_it_reaches_kafka(
         config, args = configs["plain"], [*sub, "--read-only"]
     else:
         config, args = configs["read-only context"], sub
+    if write.prepare is not None:
+        write.prepare(write_scene)
     before = broker_state(write_scene)
     line = one_error_line(cli(config, *args))
     assert "read-only" in line
@@ -346,6 +367,8 @@ def test_each_write_is_seen_by_the_oracle_without_read_only(
     write_scene: Scene, configs: dict[str, Path], write: Write,
 ) -> None:
     """The control of the test above: the same command, writable, changes what it reads."""
+    if write.prepare is not None:
+        write.prepare(write_scene)
     before = broker_state(write_scene)
     proc = cli(configs["plain"], *write.args(write_scene))
     assert proc.returncode == 0, proc.stderr
