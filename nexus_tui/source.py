@@ -5,6 +5,10 @@ answer of the engine process (core/engine/process.py): the cluster monitor's vie
 lag health) and the traffic watcher's figures (Nexus error rates).
 `RecordedSource` replays fixed pulses: only for deterministic screenshots, never as proof of
 Kafka behaviour.
+
+A source also hands the screens what they plan and change with (`changes`: the topic or group
+administration; `dead_letters`: the dead-letter reads and the redrive): on a live cluster the
+core's, on a recorded one plans made from the recorded data and nothing to apply.
 """
 
 from __future__ import annotations
@@ -14,12 +18,18 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from core.config.settings import ConnectionSettings
 from core.engine.monitor import MonitorView
 from core.engine.process import EngineProcess
 from nexus_tui.coreloop import CoreLoop
+
+if TYPE_CHECKING:
+    from core.cluster.change import Changes
+    from core.cluster.dead_letter_store import DeadLetterStore
+
+C = TypeVar("C", bound="Changes")
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,12 @@ class DataSource(Protocol):
     async def refresh(self) -> Pulse: ...
 
     async def close(self) -> None: ...
+
+    def changes(self, kind: type[C]) -> C:
+        """The administration of `kind` (TopicAdmin, GroupAdmin): its plans and applies."""
+        ...
+
+    def dead_letters(self) -> DeadLetterStore: ...
 
 
 class LiveSource:
@@ -101,6 +117,14 @@ class LiveSource:
     async def close(self) -> None:
         await self.core.call(self.engine.close())
 
+    def changes(self, kind: type[C]) -> C:
+        return kind(self.settings)
+
+    def dead_letters(self) -> DeadLetterStore:
+        from core.cluster.dead_letter_store import ClusterDeadLetters
+
+        return ClusterDeadLetters(self.settings)
+
 
 class RecordedSource:
     """Replays recorded pulses in order (the last one repeats). For screenshots only."""
@@ -119,3 +143,20 @@ class RecordedSource:
 
     async def close(self) -> None:
         return None
+
+    @property
+    def pulse(self) -> Pulse:
+        """The last pulse replayed (the first one before any refresh)."""
+        return self._pulses[max(0, min(self._i, len(self._pulses)) - 1)]
+
+    def changes(self, kind: type[C]) -> C:
+        """Plans from the last replayed snapshot; applying one is refused."""
+        from nexus_tui.recorded_admin import recorded_changes
+
+        return recorded_changes(kind, self.settings, self.pulse.view.snapshot)
+
+    def dead_letters(self) -> DeadLetterStore:
+        """The recorded dead-letter topics' letters; a redrive is planned, never run."""
+        from nexus_tui.recorded_admin import RecordedDeadLetters
+
+        return RecordedDeadLetters(self.settings, self.pulse.view.snapshot)

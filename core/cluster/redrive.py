@@ -161,6 +161,27 @@ class RedrivePlan:
     def to_send(self) -> int:
         return self.selected - self.already
 
+    def consider(self, letter: DeadLetter) -> None:
+        """Count one dead letter still due (read in offset order): selected or not by the
+        request's filter and limit, already put back, or due to go to its target."""
+        limit = self.request.limit
+        if not self.request.filter.matches(letter) or (
+                limit is not None and self.selected >= limit):
+            self.not_selected += 1
+            return
+        self.selected += 1
+        if (letter.partition, letter.offset) in self.copies:
+            self.already += 1
+            return
+        target = self.request.target_of(letter)
+        if target is None:
+            self.without_target += 1
+            return
+        self.by_target[target] += 1
+        self.by_error[mask_error(letter.error) if letter.error else "(no error)"] += 1
+        if len(self.sample) < SAMPLE_SIZE:
+            self.sample.append((letter, target))
+
     @property
     def redriven_before(self) -> int:
         """Dead letters already put back: the committed prefix plus copies found beyond it."""
@@ -321,24 +342,8 @@ class Redrive:
         consumer = self._consumer()
         try:
             plan = self._progress(consumer)
-            limit = self.request.limit
             for letter in self._letters(consumer, plan):
-                if not self.request.filter.matches(letter) or (
-                        limit is not None and plan.selected >= limit):
-                    plan.not_selected += 1
-                    continue
-                plan.selected += 1
-                if (letter.partition, letter.offset) in plan.copies:
-                    plan.already += 1
-                    continue
-                target = self.request.target_of(letter)
-                if target is None:
-                    plan.without_target += 1
-                    continue
-                plan.by_target[target] += 1
-                plan.by_error[mask_error(letter.error) if letter.error else "(no error)"] += 1
-                if len(plan.sample) < SAMPLE_SIZE:
-                    plan.sample.append((letter, target))
+                plan.consider(letter)
             self._check_targets(consumer, plan)
             return plan
         finally:

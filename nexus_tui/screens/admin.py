@@ -258,7 +258,7 @@ class AdminScreen(NexusScreen):
 
     @work(exclusive=True, group="admin", exit_on_error=False)
     async def _plan(self, values: Values) -> None:
-        admin = self.spec.kind(self.nexus.settings)
+        admin = self.nexus.source.changes(self.spec.kind)
         try:
             plan = await self._core(self.spec.planner(admin, self.target, values))
         except NexusError as exc:
@@ -289,7 +289,7 @@ class AdminScreen(NexusScreen):
             return
         self.query_one("#admin-apply", Button).disabled = True
         try:
-            result = await self._core(self.spec.kind(self.nexus.settings).apply(plan))
+            result = await self._core(self.nexus.source.changes(self.spec.kind).apply(plan))
         except NexusError as exc:
             result_box.update(f"[red]not applied: {escape(str(exc))}[/red]")
             return

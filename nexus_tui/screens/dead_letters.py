@@ -19,15 +19,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from core.cluster.dead_letters import (
-    DeadLetter,
-    DeadLetterFilter,
-    dead_letter_topics,
-    read_dead_letters,
-    reader,
-    summarize,
-)
-from core.cluster.redrive import Redrive, RedrivePlan, RedriveRequest, RedriveResult, run_audited
+from core.cluster.dead_letters import DeadLetter, DeadLetterFilter
+from core.cluster.redrive import RedrivePlan, RedriveRequest, RedriveResult
 from core.errors import ConfigError
 from nexus_tui.screens.base import NexusScreen
 
@@ -89,17 +82,7 @@ class DeadLettersScreen(NexusScreen):
 
     @work(thread=True, exclusive=True, group="dlq-topics")
     def _load_topics(self) -> None:
-        settings = self.nexus.settings
-        consumer = reader(settings)
-        try:
-            names = consumer.list_topics(timeout=settings.request_timeout_s).topics
-        finally:
-            consumer.close()
-        rows = []
-        for topic in dead_letter_topics(names):
-            summary = summarize(settings, topic)
-            summary.redriven = Redrive(settings, RedriveRequest(topic)).progress().redriven_before
-            rows.append(summary)
+        rows = self.nexus.source.dead_letters().summaries()
         self.app.call_from_thread(self._show_topics, rows)
 
     def _show_topics(self, rows: list[Any]) -> None:
@@ -135,8 +118,7 @@ class DeadLettersScreen(NexusScreen):
 
     @work(thread=True, exclusive=True, group="dlq-letters")
     def _load_letters(self, topic: str) -> None:
-        letters = list(read_dead_letters(self.nexus.settings, topic))
-        letters.sort(key=lambda d: d.timestamp_ms)
+        letters = self.nexus.source.dead_letters().letters(topic)
         self.app.call_from_thread(self._show_letters, topic, letters[-SHOWN_LETTERS:])
 
     def _show_letters(self, topic: str, letters: list[DeadLetter]) -> None:
@@ -283,7 +265,7 @@ class RedriveScreen(NexusScreen):
 
     @work(thread=True, exclusive=True, group="redrive-plan")
     def _plan(self, request: RedriveRequest) -> None:
-        plan = Redrive(self.nexus.settings, request).plan()
+        plan = self.nexus.source.dead_letters().plan(request)
         self.app.call_from_thread(self._show_plan, plan)
 
     def _show_plan(self, plan: RedrivePlan) -> None:
@@ -323,9 +305,8 @@ class RedriveScreen(NexusScreen):
 
     @work(thread=True, exclusive=True, group="redrive-run")
     def _run(self, plan: RedrivePlan) -> None:
-        redrive = Redrive(self.nexus.settings, plan.request)
-        result = run_audited(redrive, plan, lambda done, total: self.app.call_from_thread(
-            self._progress, done, total))
+        result = self.nexus.source.dead_letters().run(
+            plan, lambda done, total: self.app.call_from_thread(self._progress, done, total))
         self.app.call_from_thread(self._done, result)
 
     def _progress(self, done: int, total: int) -> None:
