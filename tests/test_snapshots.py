@@ -138,6 +138,143 @@ class TestScreens:
                             terminal_size=SIZE)
 
 
+async def until(pilot, ready, what: str) -> None:
+    """Wait (deadline 10 s) for a screen's worker to show what the snapshot must hold."""
+    deadline = time.monotonic() + 10
+    while not ready():
+        assert time.monotonic() < deadline, f"no {what} within 10 s"
+        await pilot.pause(0.01)
+
+
+def admin(*keys: str, fields: dict[str, str] | None = None, how: str | None = None,
+          confirm: bool = True):
+    """After `keys` (which open an admin screen): fill its form, preview it (F5), wait for the
+    plan (made by the recorded source from the recorded snapshot: nexus_tui/recorded_admin.py)
+    and, for a destructive plan, type the confirmation."""
+
+    async def then(pilot) -> None:
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        screen = pilot.app.screen
+        assert type(screen).__name__ == "AdminScreen"
+        if how is not None:
+            screen.query_one("#admin-how").value = how
+        for name, value in (fields or {}).items():
+            screen.query_one(f"#admin-{name}").value = value
+        await pilot.pause()
+        if screen.spec.fields:
+            await pilot.press("f5")
+        await until(pilot, lambda: screen.plan is not None, "plan")
+        word = screen.confirm_word()
+        if confirm and word is not None:
+            box = screen.query_one("#admin-confirm")
+            box.focus()
+            box.value = word
+            await until(pilot, lambda: not screen.query_one("#admin-apply").disabled,
+                        "Apply enabled")
+
+    return then
+
+
+def on_row(key: str, *then: str):
+    """The keys after moving the current table's cursor to the row `key` and opening it."""
+
+    async def go(pilot) -> None:
+        table = pilot.app.screen.query_one("KeyedTable")
+        table.move_cursor(row=table.get_row_index(key))
+        await pilot.press("enter")
+        await pilot.pause()
+
+    return go
+
+
+def chain(*steps):
+    async def then(pilot) -> None:
+        for step in steps:
+            await step(pilot)
+            await pilot.pause()
+
+    return then
+
+
+class TestAdminScreens:
+    """The administration screens of issue 15 (nexus_tui/screens/admin.py) as a user sees
+    them: the form filled, the plan with the equivalent Kafka command, the typed confirmation
+    and Apply enabled (nothing applied: the recorded source refuses)."""
+
+    def test_create_topic_from_the_topics_list(self, snap_compare):
+        fill = admin("c", fields={"name": "demo.invoices.v1", "partitions": "6",
+                                  "configs": "retention.ms=86400000 cleanup.policy=delete"})
+        assert snap_compare(make_app(), run_before=run("2", then=fill), terminal_size=SIZE)
+
+    def test_edit_config(self, snap_compare):
+        steps = chain(on_row("demo.orders.v1"),
+                      admin("e", fields={"set": "retention.ms=86400000"}))
+        assert snap_compare(make_app(), run_before=run("2", then=steps), terminal_size=SIZE)
+
+    def test_add_partitions_with_the_re_keying_estimate(self, snap_compare):
+        steps = chain(on_row("demo.greeting.v1"), admin("a", fields={"to": "8"}))
+        assert snap_compare(make_app(), run_before=run("2", then=steps), terminal_size=SIZE)
+
+    def test_purge_before_offsets(self, snap_compare):
+        steps = chain(on_row("demo.payments.v1"),
+                      admin("X", how="offsets", fields={"arg": "0:700 1:700"}))
+        assert snap_compare(make_app(), run_before=run("2", then=steps), terminal_size=SIZE)
+
+    def test_delete_topic(self, snap_compare):
+        steps = chain(on_row("demo.greeting.v1"), admin("D"))
+        assert snap_compare(make_app(), run_before=run("2", then=steps), terminal_size=SIZE)
+
+    def test_group_delete(self, snap_compare):
+        steps = chain(on_row("demo.payments.v1-flaky"), admin("D"))
+        assert snap_compare(make_app(), run_before=run("3", then=steps), terminal_size=SIZE)
+
+    def test_group_delete_refused_while_members_are_there(self, snap_compare):
+        steps = chain(on_row("demo.orders.v1-slow"), admin("D", confirm=False))
+        assert snap_compare(make_app(), run_before=run("3", then=steps), terminal_size=SIZE)
+
+    def test_group_delete_offsets(self, snap_compare):
+        steps = chain(on_row("demo.payments.v1-flaky"),
+                      admin("X", fields={"topic": "demo.payments.v1"}))
+        assert snap_compare(make_app(), run_before=run("3", then=steps), terminal_size=SIZE)
+
+
+class TestDeadLetterScreens:
+    """`:dlq` (nexus_tui/screens/dead_letters.py) over the recorded dead letters, and the
+    redrive's plan with its command and typed confirmation."""
+
+    @staticmethod
+    async def open_dead_letters(pilot) -> None:
+        pilot.app.open_dead_letters()
+        await pilot.pause()
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.query_one("#dlq-topics").row_count == 1
+                    and screen.query_one("#dlq-letters").row_count > 0, "dead letters")
+        await pilot.pause()
+
+    def test_dead_letters(self, snap_compare):
+        assert snap_compare(make_app(), run_before=run(then=self.open_dead_letters),
+                            terminal_size=SIZE)
+
+    def test_redrive_plan(self, snap_compare):
+        async def plan(pilot) -> None:
+            await self.open_dead_letters(pilot)
+            await pilot.press("r")
+            await pilot.pause()
+            screen = pilot.app.screen
+            assert type(screen).__name__ == "RedriveScreen"
+            await pilot.press("f5")
+            await until(pilot, lambda: screen.plan is not None, "redrive plan")
+            box = screen.query_one("#redrive-confirm")
+            box.focus()
+            box.value = screen.topic
+            await until(pilot, lambda: not screen.query_one("#redrive-go").disabled,
+                        "Redrive enabled")
+
+        assert snap_compare(make_app(), run_before=run(then=plan), terminal_size=SIZE)
+
+
 def test_snapshot_data_is_recorded_not_live():
     """A guard: the snapshot app never talks to a cluster."""
     app = make_app()
