@@ -282,6 +282,31 @@ def test_snapshot_data_is_recorded_not_live():
     assert os.environ.get("TZ") == "UTC"
 
 
+async def test_recorded_plans_are_never_applied(tmp_path, monkeypatch):
+    """The recorded source plans (for the pictures) but refuses every apply and redrive, and
+    writes no audit line: it is not a cluster."""
+    from core.cluster.group_admin import GroupAdmin
+    from core.cluster.redrive import RedriveRequest
+    from core.cluster.topic_admin import TopicAdmin
+    from core.errors import NexusError
+
+    monkeypatch.setenv("NEXUS_TUI_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    source = RecordedSource(recorded_pulses(2))
+    topics, groups = source.changes(TopicAdmin), source.changes(GroupAdmin)
+    plan = await topics.plan_purge("demo.payments.v1", everything=True)
+    assert plan.detail["offsets"] == {0: 700, 1: 720, 2: 690}
+    with pytest.raises(NexusError, match="recorded cluster"):
+        await topics.apply(plan)
+    with pytest.raises(NexusError, match="recorded cluster"):
+        await groups.apply(await groups.plan_delete("demo.payments.v1-flaky"))
+    store = source.dead_letters()
+    redrive = store.plan(RedriveRequest("demo.payments.v1.dlq"))
+    assert redrive.to_send == 31 - 10 and redrive.by_target == {"demo.payments.v1": 21}
+    with pytest.raises(NexusError, match="recorded cluster"):
+        store.run(redrive)
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
 async def test_gc_policy_is_the_apps_own_and_undone_at_exit():
     """After the first paint the app freezes its long-lived objects and makes full collections
     rarer, and collects once a switched-to view is painted (BENCHMARKS.md §6); when it exits,
