@@ -4,6 +4,7 @@ the result in place and keeps the last data, marked stale, while the cluster is 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 
-from textual import work
+from textual import events, work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.message import Message
@@ -129,6 +130,7 @@ class NexusApp(App):
         self._freeze_pending = False  # ...and it freezes what the view holds
         self._gc_timer: Timer | None = None
         self._previewed: DataSource | None = None  # the source whose preview was asked for
+        self._typed_ahead: str | None = None  # the view of a key typed before the first view
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -154,11 +156,30 @@ class NexusApp(App):
 
     # ---- lifecycle --------------------------------------------------------------------------
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.options.keymap:
             self.set_keymap(self.options.keymap)
-        self.switch_mode("overview")
         self.action_refresh()
+        # A view's key typed while the tool started (`nexus-tui -b B`, then `2`) is read by
+        # Textual's input thread and reaches the app's queue a couple of event-loop turns
+        # after the mount (post_message notes it): that view opens first, and the overview
+        # is not built on the way.
+        for _ in range(TYPEAHEAD_LOOP_TURNS):
+            await asyncio.sleep(0)
+        self.switch_mode(self._typed_ahead or "overview")
+
+    def post_message(self, message: Message) -> bool:
+        if (self._typed_ahead is None and isinstance(message, events.Key)
+                and self.current_mode == self.DEFAULT_MODE):
+            self._typed_ahead = self._view_of_key(message.key)
+        return super().post_message(message)
+
+    def _view_of_key(self, key: str) -> str | None:
+        """The view a key opens now (per the keymap; none for a write view in read-only)."""
+        active = self.active_bindings.get(key)
+        action = active.binding.action if active is not None and active.enabled else ""
+        name = action.removeprefix("view(").removesuffix(")").strip("'\"")
+        return name if action.startswith("view(") and name in VIEWS else None
 
     async def on_unmount(self) -> None:
         if self._timer is not None:
@@ -417,6 +438,10 @@ class NexusApp(App):
 #: full collection (the third threshold is never reached): the app runs those itself, between
 #: refreshes (NexusApp._collect_if_due, see freeze_long_lived).
 GC_THRESHOLDS = (700, 10, 1_000_000)
+#: event-loop turns the mount yields before choosing the first view: a key Textual's input
+#: thread has read is handed to the loop (call_soon_threadsafe), which runs a task that posts
+#: it (two turns); one more for slack
+TYPEAHEAD_LOOP_TURNS = 3
 #: at most one full collection per this many seconds, when no refresh is in flight
 FULL_GC_EVERY_S = 2.0
 #: ...and at least one per this many seconds, in flight or not (back-to-back refreshes must not

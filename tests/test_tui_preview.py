@@ -7,7 +7,11 @@ import asyncio
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
+from textual import events
+
+import nexus_tui.app
 from core.config.settings import ConnectionSettings
 from nexus_tui.app import AppOptions, NexusApp
 from nexus_tui.coreloop import CoreLoop
@@ -89,3 +93,67 @@ def test_the_ui_process_imports_no_kafka_client_for_its_first_views():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
     assert out.strip() == "[]", out
+
+
+class TypedAheadApp(NexusApp):
+    """The app as it starts when keys were typed while it started: they reach its queue
+    during the mount, as Textual's input thread delivers them."""
+
+    CSS_PATH = str(Path(nexus_tui.app.__file__).with_name("app.tcss"))
+
+    def __init__(self, *args, keys: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.typed = keys
+
+    def on_mount(self) -> None:  # Textual runs this before NexusApp.on_mount
+        for key in self.typed:
+            self.post_message(events.Key(key, key))
+
+
+def recorded_app(*keys: str, read_only: bool = False) -> TypedAheadApp:
+    from nexus_tui.recorded import recorded_pulses
+    from nexus_tui.source import RecordedSource
+
+    return TypedAheadApp(RecordedSource(recorded_pulses(2)),
+                         AppOptions(context="recorded", refresh_interval_s=0,
+                                    read_only=read_only), keys=keys)
+
+
+async def test_a_view_key_typed_ahead_opens_that_view_without_building_the_overview(
+        monkeypatch):
+    from nexus_tui.screens.overview import OverviewScreen
+
+    built: list[OverviewScreen] = []
+    compose_body = OverviewScreen.compose_body
+    monkeypatch.setattr(OverviewScreen, "compose_body",
+                        lambda self: (built.append(self), compose_body(self))[1])
+    app = recorded_app("3")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "groups"
+        assert type(app.screen).__name__ == "GroupsScreen"
+        assert built == []  # the overview was never built
+        await pilot.press("1")
+        assert app.current_mode == "overview" and len(built) == 1  # ...until asked for
+
+
+async def test_without_a_key_typed_ahead_the_overview_is_there_once_mounted():
+    app = recorded_app()
+    async with app.run_test(size=SIZE):
+        assert app.current_mode == "overview"
+        assert type(app.screen).__name__ == "OverviewScreen"
+
+
+async def test_a_key_typed_ahead_that_opens_no_view_leaves_the_overview_first():
+    app = recorded_app("x", "6", read_only=True)  # no binding; dispatch: not in read-only
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "overview"
+
+
+async def test_a_remapped_view_key_typed_ahead_opens_its_view():
+    app = recorded_app("g")
+    app.options.keymap = {"app.view.groups": "g"}
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "groups"
