@@ -18,6 +18,7 @@ kaskade (PyPI, 5.1.0) is installed into its own venv under ~/.cache/nexus-tui on
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import random
@@ -54,6 +55,17 @@ def kaskade() -> Path:
         subprocess.run([str(KASKADE_VENV / "bin" / "pip"), "install", "-q",
                         f"kaskade=={KASKADE_VERSION}"], check=True)
     return exe
+
+
+def compile_bytecode() -> None:
+    """Our modules' bytecode, written once before the launches, as `pip install` writes it for
+    an installed package (kaskade's venv has its own from its install). This checkout is an
+    editable install: where PYTHONDONTWRITEBYTECODE is set (it is on some machines) every
+    launch would otherwise compile every module of ours again, in both of our processes."""
+    root = Path(__file__).resolve().parent.parent
+    for package in ("core", "nexus_tui"):
+        if not compileall.compile_dir(str(root / package), quiet=1):
+            raise RuntimeError(f"could not compile {package}")
 
 
 def tree_rss_mib(pid: int) -> tuple[float, int]:
@@ -155,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     settle = 8.0 if args.quick else args.settle
     print_machine()
+    compile_bytecode()
     exe = kaskade()
     config = Path(tempfile.mkdtemp()) / "config.toml"
     config.write_text("")
