@@ -29,13 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from core.config.settings import ConnectionFields, ConnectionSettings
 from core.errors import ConfigError
@@ -107,13 +101,10 @@ class ContextConfig(ConnectionFields):
             raise ConfigError(f"bad connection settings ({where}): {first['msg']}") from None
 
 
-class NexusSettings(BaseSettings):
-    """Everything a user can configure."""
+class NexusSettings(BaseModel):
+    """Everything a user can configure (read by `load_settings`)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="NEXUS_TUI_", env_nested_delimiter="__", env_file=".env",
-        extra="ignore",
-    )
+    model_config = ConfigDict(extra="ignore")
 
     current_context: str | None = Field(None, description="context used when none is given")
     contexts: dict[str, ContextConfig] = Field(default_factory=dict)
@@ -122,15 +113,6 @@ class NexusSettings(BaseSettings):
     reply_topic: str = Field("nexus-tui.replies.v1", description="where dispatch replies land")
     audit_log: Path | None = Field(None, description="the audit log file (NEXUS_TUI_AUDIT_LOG; "
                                    "default $XDG_STATE_HOME/nexus-tui/audit.jsonl)")
-
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
-        return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
 
     def context(self, name: str | None = None) -> tuple[str, ContextConfig]:
         """The named context (or the current one); a clear error when it is unknown."""
@@ -143,9 +125,29 @@ class NexusSettings(BaseSettings):
         return name, self.contexts[name]
 
 
+#: the prefix of the env vars that set NexusSettings' fields (any case, as pydantic-settings
+#: reads them; nested keys with `__`)
+ENV_PREFIX = "NEXUS_TUI_"
+
+
+def configured() -> bool:
+    """Whether anything is there to read: the config file, a `.env` file here, or an env var
+    naming one of NexusSettings' fields. When nothing is, the settings are the defaults and
+    pydantic-settings is not even imported (every command and the TUI start pay less)."""
+    if config_path().exists() or Path(".env").exists():
+        return True
+    fields = tuple(ENV_PREFIX + name.upper() for name in NexusSettings.model_fields)
+    return any(key.upper().startswith(fields) for key in os.environ)
+
+
 def load_settings() -> NexusSettings:
-    try:
+    """The settings from, in order of precedence: NEXUS_TUI_ env vars, `.env`, the TOML file."""
+    if not configured():
         return NexusSettings()
+    from core.config.sources import settings_from_sources
+
+    try:
+        return settings_from_sources()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
