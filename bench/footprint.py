@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     print_machine()
     compile_bytecode()
     exe = kaskade()
+    # no configuration, as kaskade has none: a config file path that does not exist (the
+    # user's own file, if any, is not read)
     config = Path(tempfile.mkdtemp()) / "config.toml"
-    config.write_text("")
     ours_cmd = [str(Path(sys.executable).parent / "nexus-tui")]
     failed = False
     for name in args.clusters.split(","):
