@@ -325,3 +325,23 @@ def test_a_problem_line_says_the_groups_figure():
     (line,) = [p for p in cluster_problems(view, None, 1000.0, Thresholds(max_time_lag_s=60))
                if p.reason.startswith("time lag")]
     assert line.reason == "time lag ≥ 10 min on t[0], over 1 min"
+
+
+def test_the_dead_letter_problem_names_its_window_as_a_duration():
+    """The window of a topic's traffic reads as every other duration ("15 s", "2 min 5 s"),
+    not as the float it was measured as."""
+    import dataclasses
+
+    from core.cluster.snapshot import ClusterSnapshot
+    from core.engine.monitor import LagTracker
+    from core.engine.problems import cluster_problems
+    from core.traffic.window import TopicTraffic
+
+    view = LagTracker().observe(ClusterSnapshot("c", 1, (), {}, {}, 0.0), 1000.0)
+    zero = {f.name: 0 for f in dataclasses.fields(TopicTraffic)}
+    traffic = [TopicTraffic(**zero | {"topic": f"t{i}.dlq", "role": "dlq", "window_s": w,
+                                      "dead_letters": 13, "error_pct": None})
+               for i, w in enumerate((14.7249, 125.2))]
+    reasons = [p.reason for p in cluster_problems(view, traffic=traffic)]
+    assert reasons == ["13 record(s) dead-lettered in the last 15 s",
+                       "13 record(s) dead-lettered in the last 2 min 5 s"]

@@ -110,8 +110,9 @@ def cluster_problems(view: MonitorView,
                     f"{t.error_replies} error replies of {t.replies} "
                     f"({ratio:.1%}, over {thresholds.max_error_ratio:.1%})")))
         if t.dead_letters:
+            window = fmt_duration(t.window_s)
             out.append(Problem(Severity.WARN, "traffic", t.topic, (
-                f"{t.dead_letters} record(s) dead-lettered in the last {t.window_s:g} s")))
+                f"{t.dead_letters} record(s) dead-lettered in the last {window}")))
     out.sort(key=lambda p: (-p.severity, p.kind, p.subject))
     return out
 
