@@ -28,7 +28,7 @@ class ConnectionFields(BaseModel):
     """The fields of a connection to one Kafka cluster, unchecked: `ConnectionSettings` checks
     and uses them; a configured context (core/config/contexts.py) derives from them too."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
     security_protocol: SecurityProtocol = "PLAINTEXT"
@@ -59,7 +59,7 @@ class ConnectionFields(BaseModel):
 class ConnectionSettings(ConnectionFields):
     """How to reach one Kafka cluster: the fields, checked, frozen, rendered for each client."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     @model_validator(mode="after")
     def _check_oauth(self) -> ConnectionSettings:

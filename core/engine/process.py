@@ -20,14 +20,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.config.settings import ConnectionSettings
 from core.engine import ENGINE_MODULE
 from core.engine.child import ChildService, run_child
 from core.engine.monitor import ClusterMonitor, MonitorView
 from core.errors import NexusError
-from core.traffic.window import DeadLetter, ErrorReply, TopicTraffic
+
+if TYPE_CHECKING:  # the engine's first answer (the preview) does not need them
+    from core.traffic.window import DeadLetter, ErrorReply, TopicTraffic
 
 T = TypeVar("T")
 
