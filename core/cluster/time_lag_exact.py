@@ -43,8 +43,11 @@ RecordKey = tuple[str, int, int]
 
 #: Partitions assigned at once. librdkafka's assign and unassign of tens of thousands of
 #: partitions cannot be interrupted and outlast any budget; in chunks, the budget is checked
-#: between them, so a lookup overruns it by at most one chunk's work.
-CHUNK_PARTITIONS = 1000
+#: between them, so a lookup overruns it by at most one chunk's work. Each chunk after the
+#: first waits for librdkafka to stop the previous chunk's partitions, one by one (its
+#: `unassign` returns before they are stopped): chunks are as large as the budget allows, so
+#: that a cluster of a few thousand lagging partitions is read in one (BENCHMARKS.md §11).
+CHUNK_PARTITIONS = 5000
 
 #: The group id librdkafka insists on; nothing is ever committed or joined under it.
 TIMESTAMP_READER_GROUP = "nexus-tui-timestamp-reader"
