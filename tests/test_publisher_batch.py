@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
 
-from core import ConfigError, Envelope, KafkaPublisher, TopicNameError, partition_for_key
+from core import (
+    ClientMetrics,
+    ConfigError,
+    Envelope,
+    KafkaPublisher,
+    PublishError,
+    TopicNameError,
+    partition_for_key,
+)
 from core.messaging.publisher import INLINE_POLL_EVERY
 from tests.kafka_helpers import create_topic, end_offsets, read_all
 
@@ -67,3 +76,28 @@ async def test_a_bad_topic_is_refused_before_anything_is_produced(kafka, unique)
         assert end_offsets(kafka.bootstrap, unique) == {0: 0}
         acks = await pub.publish_many([Envelope.new_root("t.src.v1", unique, None)])
     assert [(a.topic, a.offset) for a in acks] == [(unique, 0)]
+
+
+async def test_a_batch_reports_every_failed_record_and_acks_the_rest(kafka, unique):
+    """Records the broker refuses (too large for their topic), interleaved with good ones over
+    several inline-poll bursts: publish_many waits for every report, raises the failure, and
+    counts each record once, as published or as a publish error, under its own topic."""
+    good, small = f"{unique}-good", f"{unique}-small"
+    create_topic(kafka.bootstrap, good, partitions=2)
+    create_topic(kafka.bootstrap, small, config={"max.message.bytes": "2000"})
+    count = 2 * INLINE_POLL_EVERY + 11
+    envelopes = [Envelope.new_root("t.src.v1", small, secrets.token_hex(1500)) if i % 5 == 0
+                 else Envelope.new_root("t.src.v1", good, {"i": i}) for i in range(count)]
+    refused = sum(1 for e in envelopes if e.destination_topic == small)
+    metrics = ClientMetrics()
+    async with KafkaPublisher(kafka.bootstrap, preset="high-throughput", metrics=metrics) as pub:
+        with pytest.raises(PublishError, match=f"too large for topic {small}"):
+            await pub.publish_many(envelopes)
+        counters = metrics.snapshot().counters
+        assert counters["published"] == {good: count - refused}
+        assert counters["publish_errors"] == {small: refused}
+        assert sum(end_offsets(kafka.bootstrap, good).values()) == count - refused
+        assert end_offsets(kafka.bootstrap, small) == {0: 0}
+        acks = await pub.publish_many([Envelope.new_root("t.src.v1", small, "fits")])
+    assert [(a.topic, a.offset) for a in acks] == [(small, 0)]
+    assert metrics.snapshot().counters["published"] == {good: count - refused, small: 1}

@@ -11,14 +11,18 @@ they cost least (bench/publisher.py measures it; the figures are in BENCHMARKS.m
 - otherwise the poller thread waits for them and wakes the loop once per burst of reports,
   so a lone publish() is resolved as soon as its ack arrives.
 
-Reports land in a deque (thread-safe appends) and are resolved on the loop only. A batch
-(`publish_many`) is one future for all its records, not one per record, and the delivery
-callback is a partial rather than a closure (fewer GC-tracked objects per record in flight).
+Reports of single records land in a deque (thread-safe appends) and are resolved on the loop
+only. A batch (`publish_many`) is one future for all its records, not one per record: its
+delivery callback (a partial, not a closure) writes the record's Delivery or PublishError into
+the batch's result list in place, on whichever thread serves it, and only the report that
+completes the batch goes through the deque to the loop. librdkafka gives each offset only in a
+per-record report, so one callback per record stays; what it does is kept small.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections import deque
@@ -73,6 +77,16 @@ def _delivery(topic: str, partition: int, offset: int) -> Delivery:
     return delivery
 
 
+class _DeliveryShell:
+    """Delivery's slot layout without its frozen __setattr__: filled by plain stores, then
+    given the class Delivery (allowed between identical slot layouts), in the batch callback."""
+
+    __slots__ = ("topic", "partition", "offset")
+
+
+assert Delivery.__slots__ == _DeliveryShell.__slots__  # type: ignore[attr-defined]
+
+
 #: Records produced between two inline polls of a burst.
 INLINE_POLL_EVERY = 256
 #: INLINE_POLL_EVERY records within this time make a burst; slower publishing (a
@@ -83,16 +97,42 @@ INLINE_QUIET_S = 0.01
 
 
 class _Batch:
-    """The acknowledgements of one publish_many: one future resolved when all are in."""
+    """The acknowledgements of one publish_many: one future resolved when all are in.
 
-    __slots__ = ("future", "results", "pending", "sealed")
+    Completion is counted without a lock: every report and the sealing (all records produced)
+    each take one number from `settled` (itertools.count: atomic under the GIL), and whoever
+    takes number `last` (= the record count, set before the sealing takes its number) was the
+    final one of the n + 1, so exactly one of them completes the batch.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("future", "results", "settled", "last", "finished", "topic", "failed")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, finished: Callable[[Any], None]) -> None:
         self.future: asyncio.Future[None] = loop.create_future()
         self.results: list[Delivery | PublishError | None] = []
-        # records produced (added once, when sealed) minus reports settled (as they come)
-        self.pending = 0
-        self.sealed = False  # every record is produced: resolve when pending drops to 0
+        self.settled = itertools.count()
+        self.last = -1  # no number matches until sealed
+        self.finished = finished  # queues the batch for the loop (thread-safe)
+        self.topic: str | None = None  # the one topic of the batch; None: several
+        self.failed: list[str] = []  # the topic of each failed record (thread-safe appends)
+
+
+def _settle(batch: _Batch, index: int, err: KafkaError | None, msg: Any) -> None:
+    """librdkafka's delivery callback for a publish_many record (any thread): the result goes
+    in place; the report that completes the batch queues it for the loop."""
+    if err is None:
+        delivery = _DeliveryShell()
+        delivery.topic = msg.topic()
+        delivery.partition = msg.partition()
+        delivery.offset = msg.offset()
+        delivery.__class__ = Delivery  # type: ignore[assignment]
+        batch.results[index] = delivery  # type: ignore[assignment]
+    else:
+        topic = msg.topic()
+        batch.results[index] = PublishError(_describe(err, topic))
+        batch.failed.append(topic)
+    if next(batch.settled) == batch.last:
+        batch.finished((batch, None, None))
 
 
 def _report(append: Callable[[Any], None], target: Any, err: KafkaError | None, msg: Any) -> None:
@@ -231,13 +271,13 @@ class KafkaPublisher:
         producer = self._producer
         if producer is None or self._loop is None:
             raise PublishError("the publisher is not started (use `async with` or start())")
-        batch = _Batch(self._loop)
+        batch = _Batch(self._loop, self._done.append)
         results = batch.results
         add_result = results.append
-        queue_report = self._done.append
         valid_topics = self._valid_topics
         produce = producer.produce
         checked_topic = None
+        batch_topic = None
         index = 0
         for envelope in envelopes:
             topic = envelope.destination_topic
@@ -245,6 +285,10 @@ class KafkaPublisher:
                 if topic not in valid_topics:
                     validate_kafka_topic(topic)
                     valid_topics.add(topic)
+                if index == 0:
+                    batch_topic = topic
+                elif topic != batch_topic:
+                    batch_topic = None  # several topics: the metrics count them one by one
                 checked_topic = topic
             value = envelope.encode()
             try:
@@ -252,7 +296,7 @@ class KafkaPublisher:
             except UnicodeEncodeError:  # a lone surrogate: the key property says how
                 key = envelope.key
             add_result(None)
-            on_delivery = partial(_report, queue_report, (batch, index))
+            on_delivery = partial(_settle, batch, index)
             index += 1
             try:
                 produce(topic, value, key, on_delivery=on_delivery)
@@ -263,17 +307,38 @@ class KafkaPublisher:
             if not index % INLINE_POLL_EVERY:
                 self._burst_check()
         self._produced += index % INLINE_POLL_EVERY
-        batch.pending += index  # reports that came in already took theirs off
         self.metrics.batch(index)
-        batch.sealed = True
-        if batch.pending:
+        batch.topic = batch_topic
+        batch.last = index  # before the sealing takes its number (see _Batch)
+        if next(batch.settled) == index:  # every report came in already
+            self._finish(batch)
+        else:
             self._inline_at = 0.0  # nothing more to produce: the poller takes over at once
             self._wake_poller.set()
             await batch.future
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        if batch.failed:
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         return results  # type: ignore[return-value]
+
+    def _finish(self, batch: _Batch) -> None:
+        """Count a completed batch in the metrics and wake its waiter (loop thread only)."""
+        results = batch.results
+        if batch.topic is not None and not batch.failed:
+            if results:
+                self.metrics.inc("published", batch.topic, len(results))
+        else:
+            published: dict[str, int] = {}
+            for result in results:
+                if type(result) is Delivery:
+                    published[result.topic] = published.get(result.topic, 0) + 1
+            for topic in batch.failed:
+                self.metrics.inc("publish_errors", topic)
+            for topic, n in published.items():
+                self.metrics.inc("published", topic, n)
+        if not batch.future.done():  # not cancelled by its waiter
+            batch.future.set_result(None)
 
     async def publish_raw(
         self, topic: str, value: bytes, key: bytes | None = None,
@@ -381,6 +446,9 @@ class KafkaPublisher:
         popleft = done.popleft
         while done:
             target, err, msg = popleft()
+            if type(target) is _Batch:  # a publish_many whose last report came in
+                self._finish(target)
+                continue
             topic = msg.topic()
             result: Delivery | PublishError
             if err is None:
@@ -389,13 +457,7 @@ class KafkaPublisher:
             else:
                 self.metrics.inc("publish_errors", topic)
                 result = PublishError(_describe(err, topic))
-            if type(target) is tuple:  # (batch, index) of a publish_many
-                batch = target[0]
-                batch.results[target[1]] = result
-                batch.pending -= 1
-                if not batch.pending and batch.sealed and not batch.future.done():
-                    batch.future.set_result(None)
-            elif target.done():  # cancelled by its waiter
+            if target.done():  # cancelled by its waiter
                 continue
             elif err is None:
                 target.set_result(result)
