@@ -580,10 +580,24 @@ class Envelope:
             uid = _new_uuid()
         now = _time_ns() if now_ns is None else _check_int64("created_at", now_ns)
         envelope_id = f"{source_topic}:{uid}"
-        return _assemble(
-            cls, envelope_id, envelope_id, "", now, now, source_topic, destination_topic,
-            () if reply_to is None else _topics(reply_to), schema_version, None, payload,
-        )
+        topics = () if reply_to is None else _topics(reply_to)
+        if cls is not Envelope:
+            return _assemble(cls, envelope_id, envelope_id, "", now, now, source_topic,
+                             destination_topic, topics, schema_version, None, payload)
+        shell = _Shell()  # _assemble's stores, inline: new_root is the publisher's hot path
+        shell.id = envelope_id
+        shell.root_id = envelope_id
+        shell.request_id = ""
+        shell.started_at = now
+        shell.created_at = now
+        shell.source_topic = source_topic
+        shell.destination_topic = destination_topic
+        shell.reply_to_topics = topics
+        shell.schema_version = schema_version
+        shell.error = None
+        shell.payload = payload
+        shell.__class__ = Envelope  # type: ignore[assignment]
+        return shell  # type: ignore[return-value]
 
     def child(
         self,
@@ -655,28 +669,12 @@ _new_object = object.__new__
 
 
 class _Shell:
-    """Envelope's slot layout without its frozen __setattr__: filled by plain attribute stores,
-    then given the class Envelope (Python allows that between identical slot layouts): fewer
-    calls than setting the eleven slots through their descriptors."""
+    """Envelope's slot layout without its frozen __setattr__ (and without an __init__): filled
+    by plain attribute stores where it is made, then given the class Envelope (Python allows
+    that between identical slot layouts): fewer calls than setting the eleven slots through
+    their descriptors, or passing them through an __init__."""
 
     __slots__ = _WIRE_FIELDS
-
-    def __init__(
-        self, id: str, root_id: str, request_id: str, started_at: int, created_at: int,
-        source_topic: str, destination_topic: str, reply_to_topics: tuple[str, ...],
-        schema_version: str, error: str | None, payload: Any,
-    ) -> None:
-        self.id = id
-        self.root_id = root_id
-        self.request_id = request_id
-        self.started_at = started_at
-        self.created_at = created_at
-        self.source_topic = source_topic
-        self.destination_topic = destination_topic
-        self.reply_to_topics = reply_to_topics
-        self.schema_version = schema_version
-        self.error = error
-        self.payload = payload
 
 
 assert Envelope.__slots__ == _WIRE_FIELDS  # the layouts _Shell relies on are the same
@@ -690,8 +688,18 @@ def _assemble(
     """An Envelope from fields already checked (by msgspec, or by the builder that calls this):
     the slots are set directly, without __post_init__'s checks."""
     if cls is Envelope:
-        shell = _Shell(id, root_id, request_id, started_at, created_at, source_topic,
-                       destination_topic, reply_to_topics, schema_version, error, payload)
+        shell = _Shell()
+        shell.id = id
+        shell.root_id = root_id
+        shell.request_id = request_id
+        shell.started_at = started_at
+        shell.created_at = created_at
+        shell.source_topic = source_topic
+        shell.destination_topic = destination_topic
+        shell.reply_to_topics = reply_to_topics
+        shell.schema_version = schema_version
+        shell.error = error
+        shell.payload = payload
         shell.__class__ = Envelope  # type: ignore[assignment]
         return shell  # type: ignore[return-value]
     envelope = _new_object(cls)  # a subclass may have another layout (a __dict__)
