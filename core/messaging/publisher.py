@@ -12,11 +12,11 @@ they cost least (bench/publisher.py measures it; the figures are in BENCHMARKS.m
   so a lone publish() is resolved as soon as its ack arrives.
 
 Reports of single records land in a deque (thread-safe appends) and are resolved on the loop
-only. A batch (`publish_many`) is one future for all its records, not one per record: its
-delivery callback (a partial, not a closure) writes the record's Delivery or PublishError into
-the batch's result list in place, on whichever thread serves it, and only the report that
-completes the batch goes through the deque to the loop. librdkafka gives each offset only in a
-per-record report, so one callback per record stays; what it does is kept small.
+only. A batch (`publish_many`) is one future for all its records, not one per record: each
+record's delivery callback (a bound method of its `_Pending`, which is its place in the
+results and becomes its Delivery) settles it in place on whichever thread serves it, and only
+the report that completes the batch goes through the deque to the loop. librdkafka gives each
+offset only in a per-record report, so one callback per record stays; it is kept small.
 """
 
 from __future__ import annotations
@@ -77,16 +77,44 @@ def _delivery(topic: str, partition: int, offset: int) -> Delivery:
     return delivery
 
 
-class _DeliveryShell:
-    """Delivery's slot layout without its frozen __setattr__: filled by plain stores, then
-    given the class Delivery (allowed between identical slot layouts), in the batch callback."""
+class _Pending:
+    """A publish_many record in flight: its place in the batch's results, and its delivery
+    callback (the bound method `report`), in one object.
+
+    It has Delivery's slot layout, so the report that acknowledges it fills the three slots
+    and gives it the class Delivery (Python allows that between identical slot layouts): the
+    result is made in place, with no index to carry and no second object. Until then the slots
+    hold the batch (`topic`); a failed record keeps this class and holds its PublishError
+    (`offset`), which publish_many raises.
+    """
 
     __slots__ = ("topic", "partition", "offset")
 
+    def report(self, err: KafkaError | None, msg: Any) -> None:
+        """librdkafka's delivery callback (any thread); the report that completes the batch
+        queues it for the loop."""
+        batch: _Batch = self.topic  # type: ignore[assignment]
+        if err is None:
+            self.topic = msg.topic()
+            self.partition = msg.partition()
+            self.offset = msg.offset()
+            self.__class__ = Delivery  # type: ignore[assignment]
+        else:
+            topic = msg.topic()
+            self.offset = PublishError(_describe(err, topic))
+            batch.failed.append(topic)
+        if next(batch.settled) == batch.last:
+            batch.finished((batch, None, None))
 
-assert Delivery.__slots__ == _DeliveryShell.__slots__  # type: ignore[attr-defined]
+
+assert Delivery.__slots__ == _Pending.__slots__  # type: ignore[attr-defined]
 
 
+#: produce()'s partition argument for "let the configured partitioner choose"
+#: (librdkafka's RD_KAFKA_PARTITION_UA). The hot paths pass produce() its arguments by
+#: position (topic, value, key, partition, on_delivery), which confluent-kafka parses faster
+#: than keywords.
+ANY_PARTITION = -1
 #: Records produced between two inline polls of a burst.
 INLINE_POLL_EVERY = 256
 #: INLINE_POLL_EVERY records within this time make a burst; slower publishing (a
@@ -109,30 +137,12 @@ class _Batch:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, finished: Callable[[Any], None]) -> None:
         self.future: asyncio.Future[None] = loop.create_future()
-        self.results: list[Delivery | PublishError | None] = []
+        self.results: list[Delivery | _Pending] = []
         self.settled = itertools.count()
         self.last = -1  # no number matches until sealed
         self.finished = finished  # queues the batch for the loop (thread-safe)
         self.topic: str | None = None  # the one topic of the batch; None: several
         self.failed: list[str] = []  # the topic of each failed record (thread-safe appends)
-
-
-def _settle(batch: _Batch, index: int, err: KafkaError | None, msg: Any) -> None:
-    """librdkafka's delivery callback for a publish_many record (any thread): the result goes
-    in place; the report that completes the batch queues it for the loop."""
-    if err is None:
-        delivery = _DeliveryShell()
-        delivery.topic = msg.topic()
-        delivery.partition = msg.partition()
-        delivery.offset = msg.offset()
-        delivery.__class__ = Delivery  # type: ignore[assignment]
-        batch.results[index] = delivery  # type: ignore[assignment]
-    else:
-        topic = msg.topic()
-        batch.results[index] = PublishError(_describe(err, topic))
-        batch.failed.append(topic)
-    if next(batch.settled) == batch.last:
-        batch.finished((batch, None, None))
 
 
 def _report(append: Callable[[Any], None], target: Any, err: KafkaError | None, msg: Any) -> None:
@@ -265,7 +275,7 @@ class KafkaPublisher:
 
         What a batch shares is done once: the read-only check, the topic check (per distinct
         topic), the lookups of the producer and the report queue; per record there is only its
-        encoding, one produce() and the partial that routes its report.
+        encoding, one produce() and the object that becomes its Delivery (its report's callback).
         """
         self.settings.check_writable("publish")
         producer = self._producer
@@ -295,11 +305,13 @@ class KafkaPublisher:
                 key = envelope.root_id.encode()
             except UnicodeEncodeError:  # a lone surrogate: the key property says how
                 key = envelope.key
-            add_result(None)
-            on_delivery = partial(_settle, batch, index)
+            pending = _Pending()
+            pending.topic = batch  # type: ignore[assignment]
+            add_result(pending)
+            on_delivery = pending.report
             index += 1
             try:
-                produce(topic, value, key, on_delivery=on_delivery)
+                produce(topic, value, key, ANY_PARTITION, on_delivery)
             except BufferError:  # librdkafka's queue is full: the slow path
                 self._produce_retrying(topic, key, value, None, on_delivery)
             except KafkaException as exc:
@@ -318,8 +330,8 @@ class KafkaPublisher:
             await batch.future
         if batch.failed:
             for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+                if type(result) is _Pending:
+                    raise result.offset
         return results  # type: ignore[return-value]
 
     def _finish(self, batch: _Batch) -> None:
@@ -372,7 +384,10 @@ class KafkaPublisher:
         # a partial, not a closure: fewer GC-tracked objects alive per record in flight
         on_delivery = partial(_report, self._done.append, target)
         try:
-            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+            if headers is None:
+                producer.produce(topic, value, key, ANY_PARTITION, on_delivery)
+            else:
+                producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
         except BufferError:
             self._produce_retrying(topic, key, value, headers, on_delivery)
         except KafkaException as exc:
