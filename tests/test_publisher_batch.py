@@ -11,13 +11,14 @@ from core import (
     ClientMetrics,
     ConfigError,
     Envelope,
+    EnvelopeError,
     KafkaPublisher,
     PublishError,
     TopicNameError,
     partition_for_key,
 )
 from core.messaging.publisher import INLINE_POLL_EVERY
-from tests.kafka_helpers import create_topic, end_offsets, read_all
+from tests.kafka_helpers import create_topic, end_offsets, read_all, wait_until
 
 
 async def test_a_list_of_brokers_works_as_aiokafka_takes_it(kafka, unique):
@@ -101,3 +102,19 @@ async def test_a_batch_reports_every_failed_record_and_acks_the_rest(kafka, uniq
         acks = await pub.publish_many([Envelope.new_root("t.src.v1", small, "fits")])
     assert [(a.topic, a.offset) for a in acks] == [(small, 0)]
     assert metrics.snapshot().counters["published"] == {good: count - refused, small: 1}
+
+
+async def test_a_batch_cut_short_by_a_bad_envelope_still_counts_what_it_produced(kafka, unique):
+    """An envelope that cannot be encoded stops publish_many with its error; the records
+    produced before it are still acknowledged and counted once as published."""
+    create_topic(kafka.bootstrap, unique)
+    good = [Envelope.new_root("t.src.v1", unique, {"i": i}) for i in range(INLINE_POLL_EVERY + 3)]
+    bad = Envelope.new_root("t.src.v1", unique, {"x": object()})
+    metrics = ClientMetrics()
+    async with KafkaPublisher(kafka.bootstrap, metrics=metrics) as pub:
+        with pytest.raises(EnvelopeError):
+            await pub.publish_many([*good, bad, good[0]])
+        await pub.flush()
+        await wait_until(lambda: metrics.snapshot().counters.get("published") == {
+            unique: len(good)}, 30, "the produced records counted")
+    assert end_offsets(kafka.bootstrap, unique) == {0: len(good)}

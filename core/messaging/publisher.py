@@ -289,42 +289,46 @@ class KafkaPublisher:
         checked_topic = None
         batch_topic = None
         index = 0
-        for envelope in envelopes:
-            topic = envelope.destination_topic
-            if topic is not checked_topic:
-                if topic not in valid_topics:
-                    validate_kafka_topic(topic)
-                    valid_topics.add(topic)
-                if index == 0:
-                    batch_topic = topic
-                elif topic != batch_topic:
-                    batch_topic = None  # several topics: the metrics count them one by one
-                checked_topic = topic
-            value = envelope.encode()
-            try:
-                key = envelope.root_id.encode()
-            except UnicodeEncodeError:  # a lone surrogate: the key property says how
-                key = envelope.key
-            pending = _Pending()
-            pending.topic = batch  # type: ignore[assignment]
-            add_result(pending)
-            on_delivery = pending.report
-            index += 1
-            try:
-                produce(topic, value, key, ANY_PARTITION, on_delivery)
-            except BufferError:  # librdkafka's queue is full: the slow path
-                self._produce_retrying(topic, key, value, None, on_delivery)
-            except KafkaException as exc:
-                raise self._produce_error(topic, exc) from None
-            if not index % INLINE_POLL_EVERY:
-                self._burst_check()
-        self._produced += index % INLINE_POLL_EVERY
-        self.metrics.batch(index)
-        batch.topic = batch_topic
-        batch.last = index  # before the sealing takes its number (see _Batch)
-        if next(batch.settled) == index:  # every report came in already
-            self._finish(batch)
-        else:
+        try:
+            for envelope in envelopes:
+                topic = envelope.destination_topic
+                if topic is not checked_topic:
+                    if topic not in valid_topics:
+                        validate_kafka_topic(topic)
+                        valid_topics.add(topic)
+                    if index == 0:
+                        batch_topic = topic
+                    elif topic != batch_topic:
+                        batch_topic = None  # several topics: the metrics count them one by one
+                    checked_topic = topic
+                value = envelope.encode()
+                try:
+                    key = envelope.root_id.encode()
+                except UnicodeEncodeError:  # a lone surrogate: the key property says how
+                    key = envelope.key
+                pending = _Pending()
+                pending.topic = batch  # type: ignore[assignment]
+                on_delivery = pending.report
+                try:
+                    produce(topic, value, key, ANY_PARTITION, on_delivery)
+                except BufferError:  # librdkafka's queue is full: the slow path
+                    self._produce_retrying(topic, key, value, None, on_delivery)
+                except KafkaException as exc:
+                    raise self._produce_error(topic, exc) from None
+                # counted once produced (its report cannot complete the batch before sealing)
+                add_result(pending)
+                index += 1
+                if not index % INLINE_POLL_EVERY:
+                    self._burst_check()
+        finally:  # also when an envelope or produce() raised: what was produced is counted
+            self._produced += index % INLINE_POLL_EVERY
+            self.metrics.batch(index)
+            batch.topic = batch_topic
+            batch.last = index  # before the sealing takes its number (see _Batch)
+            complete = next(batch.settled) == index
+            if complete:  # every report came in already
+                self._finish(batch)
+        if not complete:
             self._inline_at = 0.0  # nothing more to produce: the poller takes over at once
             self._wake_poller.set()
             await batch.future
