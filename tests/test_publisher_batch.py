@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -118,3 +119,13 @@ async def test_a_batch_cut_short_by_a_bad_envelope_still_counts_what_it_produced
         await wait_until(lambda: metrics.snapshot().counters.get("published") == {
             unique: len(good)}, 30, "the produced records counted")
     assert end_offsets(kafka.bootstrap, unique) == {0: len(good)}
+
+
+async def test_a_topic_given_as_a_str_subclass_is_acked_as_a_plain_str(kafka, unique):
+    create_topic(kafka.bootstrap, unique)
+    topics = StrEnum("Topics", {"ORDERS": unique})
+    async with KafkaPublisher(kafka.bootstrap) as pub:
+        acks = await pub.publish_many(
+            [Envelope.new_root("t.src.v1", topics.ORDERS, i) for i in range(3)])
+    assert [(type(a.topic), a.topic, a.offset) for a in acks] == [
+        (str, unique, 0), (str, unique, 1), (str, unique, 2)]

@@ -81,11 +81,12 @@ class _Pending:
     """A publish_many record in flight: its place in the batch's results, and its delivery
     callback (the bound method `report`), in one object.
 
-    It has Delivery's slot layout, so the report that acknowledges it fills the three slots
-    and gives it the class Delivery (Python allows that between identical slot layouts): the
-    result is made in place, with no index to carry and no second object. Until then the slots
-    hold the batch (`topic`); a failed record keeps this class and holds its PublishError
-    (`offset`), which publish_many raises.
+    It has Delivery's slot layout, so the report that acknowledges it fills the slots and
+    gives it the class Delivery (Python allows that between identical slot layouts): the
+    result is made in place, with no index to carry and no second object. Until then it holds
+    its topic (the caller's string, shared by the batch's Deliveries) and the batch
+    (`partition`); a failed record keeps this class and holds its PublishError (`offset`),
+    which publish_many raises.
     """
 
     __slots__ = ("topic", "partition", "offset")
@@ -93,16 +94,14 @@ class _Pending:
     def report(self, err: KafkaError | None, msg: Any) -> None:
         """librdkafka's delivery callback (any thread); the report that completes the batch
         queues it for the loop."""
-        batch: _Batch = self.topic  # type: ignore[assignment]
+        batch: _Batch = self.partition  # type: ignore[assignment]
         if err is None:
-            self.topic = msg.topic()
             self.partition = msg.partition()
             self.offset = msg.offset()
             self.__class__ = Delivery  # type: ignore[assignment]
         else:
-            topic = msg.topic()
-            self.offset = PublishError(_describe(err, topic))
-            batch.failed.append(topic)
+            self.offset = PublishError(_describe(err, self.topic))
+            batch.failed.append(self.topic)
         if next(batch.settled) == batch.last:
             batch.finished((batch, None, None))
 
@@ -286,13 +285,15 @@ class KafkaPublisher:
         add_result = results.append
         valid_topics = self._valid_topics
         produce = producer.produce
-        checked_topic = None
-        batch_topic = None
+        checked_topic: str | None = None  # the last destination_topic object seen
+        topic = batch_topic = ""
         index = 0
         try:
             for envelope in envelopes:
-                topic = envelope.destination_topic
-                if topic is not checked_topic:
+                if envelope.destination_topic is not checked_topic:
+                    checked_topic = envelope.destination_topic
+                    # a plain str (not a StrEnum's member, say): it becomes Delivery.topic
+                    topic = str.__str__(checked_topic)
                     if topic not in valid_topics:
                         validate_kafka_topic(topic)
                         valid_topics.add(topic)
@@ -300,14 +301,14 @@ class KafkaPublisher:
                         batch_topic = topic
                     elif topic != batch_topic:
                         batch_topic = None  # several topics: the metrics count them one by one
-                    checked_topic = topic
                 value = envelope.encode()
                 try:
                     key = envelope.root_id.encode()
                 except UnicodeEncodeError:  # a lone surrogate: the key property says how
                     key = envelope.key
                 pending = _Pending()
-                pending.topic = batch  # type: ignore[assignment]
+                pending.topic = topic
+                pending.partition = batch  # type: ignore[assignment]
                 on_delivery = pending.report
                 try:
                     produce(topic, value, key, ANY_PARTITION, on_delivery)
