@@ -7,7 +7,9 @@ they cost least (bench/publisher.py measures it; the figures are in BENCHMARKS.m
 - while the event loop produces a burst (INLINE_POLL_EVERY records within BURST_WINDOW_S), it
   serves them itself every INLINE_POLL_EVERY records (`poll(0)` inline) and the poller thread
   keeps away: a second thread taking the GIL for each callback, against a loop busy
-  encoding, costs more CPU than it saves;
+  encoding, costs more CPU than it saves. A publish_many loop always does so, however slow
+  its records come, and the poller keeps away until it ends: the loop does not yield inside
+  it, so no report could be used earlier anyway;
 - otherwise the poller thread waits for them and wakes the loop once per burst of reports,
   so a lone publish() is resolved as soon as its ack arrives.
 
@@ -210,6 +212,7 @@ class KafkaPublisher:
         self._done: deque[tuple[Any, KafkaError | None, Any]] = deque()
         self._drain_scheduled = False
         self._inline_at = 0.0  # monotonic time the loop last served reports itself
+        self._batch_loops = 0  # publish_many loops running (they serve reports themselves)
         self._wake_poller = threading.Event()  # ends the poller's quiet time early
         self._produced = 0
         self._burst_mark = 0.0  # when _produced last crossed a multiple of INLINE_POLL_EVERY
@@ -288,6 +291,7 @@ class KafkaPublisher:
         checked_topic: str | None = None  # the last destination_topic object seen
         topic = batch_topic = ""
         index = 0
+        self._batch_loops += 1  # the poller keeps away: this loop serves the reports
         try:
             for envelope in envelopes:
                 if envelope.destination_topic is not checked_topic:
@@ -320,8 +324,9 @@ class KafkaPublisher:
                 add_result(pending)
                 index += 1
                 if not index % INLINE_POLL_EVERY:
-                    self._burst_check()
+                    self._serve_inline()
         finally:  # also when an envelope or produce() raised: what was produced is counted
+            self._batch_loops -= 1
             self._produced += index % INLINE_POLL_EVERY
             self.metrics.batch(index)
             batch.topic = batch_topic
@@ -427,6 +432,15 @@ class KafkaPublisher:
         if self._produced % INLINE_POLL_EVERY == 0:
             self._burst_check(0)
 
+    def _serve_inline(self) -> None:
+        """INLINE_POLL_EVERY more records of a publish_many loop were produced: serve the
+        delivery reports that came in, here."""
+        self._produced += INLINE_POLL_EVERY
+        self._inline_at = time.monotonic()
+        assert self._producer is not None
+        self._producer.poll(0)
+        self._drain()
+
     def _burst_check(self, counted: int = INLINE_POLL_EVERY) -> None:
         """INLINE_POLL_EVERY more records were produced (`counted` of them not yet in
         `_produced`): if that took less than BURST_WINDOW_S, serve delivery reports here."""
@@ -444,7 +458,7 @@ class KafkaPublisher:
         loop = self._loop
         assert producer is not None and loop is not None
         while not self._stopping.is_set():
-            if time.monotonic() - self._inline_at < INLINE_QUIET_S:
+            if self._batch_loops or time.monotonic() - self._inline_at < INLINE_QUIET_S:
                 # the loop serves reports itself during a burst: taking the GIL for each
                 # callback from here would only slow it down
                 self._wake_poller.wait(INLINE_QUIET_S / 2)
