@@ -124,8 +124,12 @@ class _WireIn(msgspec.Struct, forbid_unknown_fields=True):
     payload: Any = None
 
 
-class _WireOut(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Go's `nexus.Envelope` field order and omitempty rules; the payload is already JSON."""
+class _WireOut(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """Go's `nexus.Envelope` field order and omitempty rules; the payload is already JSON.
+
+    Not tracked by the garbage collector (`gc=False`): it holds only strings, ints, a tuple
+    of strings and the payload's bytes, so it cannot be part of a cycle, and one is made
+    and dropped per encode()."""
 
     id: str
     root_id: str
@@ -140,7 +144,7 @@ class _WireOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     payload: msgspec.Raw
 
 
-class _WireOutPlain(_WireOut, kw_only=True, omit_defaults=True):
+class _WireOutPlain(_WireOut, kw_only=True, omit_defaults=True, gc=False):
     """_WireOut with a payload that msgspec writes exactly as Go does: a str, int, bool, None."""
 
     payload: str | int | bool | None  # type: ignore[assignment]
