@@ -44,8 +44,7 @@ Definitions (`time.perf_counter` on the app's loop):
   bare loop before the app starts, and the GC pauses (`gc.callbacks`). The JSON keeps each
   window's stalls, slow callbacks and GC pauses (`window`).
 * RSS: `psutil` RSS of the process after all its refreshes; peak = the kernel's VmHWM. The
-  app's child processes (monitor, its group reader, traffic watcher: core/engine/child.py) are
-  reported beside it.
+  app's child process (the engine: core/engine/process.py) is reported beside it.
 
 The what-if flags change the app's process (GC settings, no traffic watcher) to locate a cost,
 or the machine (`--broker-nice`: the broker's JVM at a lower CPU priority, as when it runs
@@ -679,7 +678,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             if os.environ.get("BENCH_TUI_CENSUS"):  # who holds the most common objects
                 out["gc_holders"] = census()
             out["rss_mb"] = psutil.Process().memory_info().rss / MiB
-            out["children_rss_mb"] = sum(  # monitor, its group reader, traffic watcher
+            out["children_rss_mb"] = sum(  # the engine child
                 c.memory_info().rss for c in psutil.Process().children(recursive=True)
                 if c.pid != reference._proc.pid) / MiB
             out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -819,7 +818,7 @@ def table(runs: list[dict[str, Any]], paints: list[dict[str, Any]]) -> list[dict
     add("peak RSS", "MB", [r["peak_rss_mb"] for r in runs], None)
     add("RSS of the app's child processes", "MB",
         [r["children_rss_mb"] for r in runs if "children_rss_mb" in r], None,
-        "monitor, its group reader, traffic watcher (core/engine/child.py), at the same moment")
+        "the engine child (core/engine/process.py), at the same moment")
     # informative
     add("stall during the first load", "ms", [r["first_load_stall_ms"] for r in paints], None,
         "from app start to the first paint")
