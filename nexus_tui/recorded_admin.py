@@ -8,27 +8,12 @@ A picture source only, like recorded.py: no test that claims Kafka behaviour use
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from core.cluster.admin import NotFound
-from core.cluster.admin_plan import (
-    RECENT_RECORDS,
-    AdminPlan,
-    ConfigValue,
-    check_not_internal,
-    check_partition_count,
-    key_moves,
-    plan_add_partitions,
-    plan_alter,
-    plan_create,
-    plan_delete_group,
-    plan_delete_offsets,
-    plan_delete_topic,
-    plan_purge,
-    recent_ranges,
-)
+from core.cluster.admin_plan import AdminPlan, ConfigValue
 from core.cluster.change import Changes
 from core.cluster.dead_letters import DeadLetter, DeadLetterSummary, dead_letter_topics
 from core.cluster.group_admin import GroupAdmin
@@ -39,7 +24,7 @@ from core.cluster.redrive import (
     RedriveResult,
     progress_group,
 )
-from core.cluster.snapshot import ClusterSnapshot, GroupInfo, GroupMember, TopicInfo
+from core.cluster.snapshot import ClusterSnapshot, GroupInfo, TopicInfo
 from core.cluster.topic_admin import TopicAdmin
 from core.config.settings import ConnectionSettings
 from core.errors import ConfigError, NexusError
@@ -74,16 +59,6 @@ def _topic(snapshot: ClusterSnapshot, name: str) -> TopicInfo:
     return info
 
 
-def _marks(info: TopicInfo) -> tuple[dict[int, int], dict[int, int]]:
-    starts = {p.partition: p.log_start or 0 for p in info.partitions}
-    ends = {p.partition: p.log_end or 0 for p in info.partitions}
-    return starts, ends
-
-
-def _who(member: GroupMember) -> str:
-    return f"{member.client_id or member.member_id}@{member.host}"
-
-
 def recorded_keys(partitions: int, read_from: Mapping[int, int], ends: Mapping[int, int]
                   ) -> list[tuple[int, bytes | None]]:
     """(partition, key) of the records from `read_from` to `ends`: root ids of the client,
@@ -97,95 +72,53 @@ def recorded_keys(partitions: int, read_from: Mapping[int, int], ends: Mapping[i
 
 
 class RecordedTopicAdmin(TopicAdmin):
-    """TopicAdmin's plans over a recorded snapshot (no broker validation: there is none)."""
+    """TopicAdmin's own plans, over a recorded snapshot: only what TopicAdmin reads from a
+    cluster is replaced (names, snapshot, configs, recent keys); there is no broker to
+    validate a plan, and nothing is applied."""
 
     def __init__(self, settings: ConnectionSettings, snapshot: ClusterSnapshot) -> None:
         super().__init__(settings)
         self.snapshot = snapshot
 
-    async def plan_create(self, name: str, partitions: int, replication_factor: int | None,
-                          configs: Mapping[str, str]) -> AdminPlan:
-        return plan_create(name, partitions, replication_factor, configs, self.snapshot.topics)
+    async def _topic_names(self) -> Collection[str]:
+        return self.snapshot.topics
+
+    async def _snapshot(self, name: str, groups: bool) -> ClusterSnapshot:
+        _topic(self.snapshot, name)  # NotFound, as on a cluster
+        return self.snapshot
 
     async def configs(self, name: str) -> dict[str, ConfigValue]:
         return {k: ConfigValue(v, CONFIG_SOURCES.get(k, "default"))
                 for k, v in _topic(self.snapshot, name).configs.items()}
 
-    async def plan_alter(self, name: str, to_set: Mapping[str, str],
-                         to_delete: Sequence[str]) -> AdminPlan:
-        return plan_alter(name, await self.configs(name), to_set, to_delete)
+    def _read_keys(self, name: str, read_from: Mapping[int, int], ends: Mapping[int, int]
+                   ) -> list[tuple[int, bytes | None]]:
+        return recorded_keys(len(_topic(self.snapshot, name).partitions), read_from, ends)
 
-    async def plan_add_partitions(self, name: str, to: int,
-                                  limit: int = RECENT_RECORDS) -> AdminPlan:
-        info = _topic(self.snapshot, name)
-        current = len(info.partitions)
-        check_partition_count(name, current, to)
-        starts, ends = _marks(info)
-        read_from = recent_ranges(starts, ends, limit)
-        moves = key_moves(recorded_keys(current, read_from, ends), current, to)
-        return plan_add_partitions(name, current, to, moves, read_from)
+    async def _offsets_before(self, name: str, ends: Mapping[int, int],
+                              before_time_ms: int) -> dict[int, int]:
+        raise ConfigError("the recorded cluster keeps no record times: purge every record "
+                          "or before offsets")
 
-    async def plan_purge(self, name: str, before_offsets: Mapping[int, int] | None = None,
-                         before_time_ms: int | None = None, everything: bool = False
-                         ) -> AdminPlan:
-        check_not_internal(name)
-        starts, ends = _marks(_topic(self.snapshot, name))
-        if before_time_ms is not None:
-            raise ConfigError("the recorded cluster keeps no record times: purge every record "
-                              "or before offsets")
-        if before_offsets is not None:
-            targets, how = dict(before_offsets), "before offsets"
-        elif everything:
-            targets, how = dict(ends), "all records"
-        else:
-            raise ConfigError("purge needs exactly one of --before-offset P:O, "
-                              "--before-time T, --all")
-        return plan_purge(name, starts, ends, targets, self._commits_on(name), how)
-
-    async def plan_delete(self, name: str) -> AdminPlan:
-        check_not_internal(name)
-        info = _topic(self.snapshot, name)
-        active = {g.group_id: [_who(m) for m in g.members
-                               if any(t == name for t, _ in m.assignment)]
-                  for g in self.snapshot.groups.values()}
-        return plan_delete_topic(name, len(info.partitions), info.records,
-                                 sorted(self._commits_on(name)),
-                                 {g: m for g, m in active.items() if m})
-
-    def _commits_on(self, topic: str) -> dict[str, dict[int, int]]:
-        out: dict[str, dict[int, int]] = {}
-        for g in self.snapshot.groups.values():
-            mine = {p: o for (t, p), o in g.offsets.items() if t == topic}
-            if mine:
-                out[g.group_id] = mine
-        return out
+    async def _broker_check(self, request: Callable[[], Mapping[Any, Any]], what: str) -> None:
+        return None  # no broker: the plan stands as the planner made it
 
     async def apply(self, plan: AdminPlan) -> dict[str, Any]:
         raise _refuse()
 
 
 class RecordedGroupAdmin(GroupAdmin):
-    """GroupAdmin's plans over a recorded snapshot."""
+    """GroupAdmin's own plans, over a recorded snapshot's groups; nothing is applied."""
 
     def __init__(self, settings: ConnectionSettings, snapshot: ClusterSnapshot) -> None:
         super().__init__(settings)
         self.snapshot = snapshot
 
-    def _info(self, group: str) -> GroupInfo:
+    async def _group(self, group: str) -> GroupInfo:
         info = self.snapshot.groups.get(group)
         if info is None:
             raise NotFound(f"group {group} does not exist")
         return info
-
-    async def plan_delete(self, group: str) -> AdminPlan:
-        info = self._info(group)
-        return plan_delete_group(group, info.state, [_who(m) for m in info.members],
-                                 info.offsets)
-
-    async def plan_delete_offsets(self, group: str, topic: str) -> AdminPlan:
-        info = self._info(group)
-        consuming = [_who(m) for m in info.members if any(t == topic for t, _ in m.assignment)]
-        return plan_delete_offsets(group, topic, info.offsets, consuming)
 
     async def apply(self, plan: AdminPlan) -> dict[str, Any]:
         raise _refuse()
@@ -246,8 +179,8 @@ class RecordedDeadLetters:
         return rows
 
     def letters(self, topic: str) -> list[DeadLetter]:
-        _, ends = _marks(_topic(self.snapshot, topic))
-        return recorded_dead_letters(topic, sum(ends.values()),
+        records = sum(p.log_end or 0 for p in _topic(self.snapshot, topic).partitions)
+        return recorded_dead_letters(topic, records,
                                      int(self.snapshot.taken_at * 1000))
 
     def plan(self, request: RedriveRequest) -> RedrivePlan:

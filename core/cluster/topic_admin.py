@@ -10,7 +10,8 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -69,9 +70,9 @@ class TopicAdmin(Changes):
 
     async def plan_create(self, name: str, partitions: int, replication_factor: int | None,
                           configs: Mapping[str, str]) -> AdminPlan:
-        existing = await self.admin.topic_names(include_internal=True)
+        existing = await self._topic_names()
         plan = plan_create(name, partitions, replication_factor, configs, existing)
-        await self._validate(self.admin.client.create_topics(
+        await self._broker_check(lambda: self.admin.client.create_topics(
             [self._new_topic(plan)], validate_only=True, request_timeout=self.admin.timeout),
             f"create topic {name}")
         return plan
@@ -124,9 +125,13 @@ class TopicAdmin(Changes):
         entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE)
                     for k in plan.detail["delete"]]
         resource = ConfigResource(ResourceType.TOPIC, plan.target, incremental_configs=entries)
-        await self._validate(self.admin.client.incremental_alter_configs(
-            [resource], validate_only=validate_only, request_timeout=self.admin.timeout),
-            f"alter configs of topic {plan.target}")
+        request = partial(self.admin.client.incremental_alter_configs, [resource],
+                          validate_only=validate_only, request_timeout=self.admin.timeout)
+        what = f"alter configs of topic {plan.target}"
+        if validate_only:
+            await self._broker_check(request, what)
+        else:
+            await self._validate(request(), what)
 
     # ---- add partitions ------------------------------------------------------------------------
 
@@ -141,7 +146,7 @@ class TopicAdmin(Changes):
         records = await asyncio.to_thread(self._read_keys, name, read_from, ends)
         plan = plan_add_partitions(name, current, to, key_moves(records, current, to),
                                    read_from)
-        await self._validate(self.admin.client.create_partitions(
+        await self._broker_check(lambda: self.admin.client.create_partitions(
             [NewPartitions(name, to)], validate_only=True, request_timeout=self.admin.timeout),
             f"add partitions to {name}")
         return plan
@@ -202,10 +207,7 @@ class TopicAdmin(Changes):
         elif before_time_ms is not None:
             from core.cluster.seek_parse import format_datetime
 
-            found = await self.admin.list_offsets(
-                [TopicPartition(name, p) for p in ends], OffsetSpec.for_timestamp(before_time_ms))
-            targets = {p: found[(name, p)] if found.get((name, p), -1) >= 0 else ends[p]
-                       for p in ends}
+            targets = await self._offsets_before(name, ends, before_time_ms)
             how = f"before {format_datetime(before_time_ms)}"
         else:
             targets, how = dict(ends), "all records"
@@ -294,6 +296,22 @@ class TopicAdmin(Changes):
             raise NexusError(f"cannot read the log offsets of {name} partitions {missing}: "
                              + ("; ".join(snap.errors) or "no answer"))
         return snap
+
+    async def _topic_names(self) -> Collection[str]:
+        return await self.admin.topic_names(include_internal=True)
+
+    async def _offsets_before(self, name: str, ends: Mapping[int, int],
+                              before_time_ms: int) -> dict[int, int]:
+        """Per partition, the first offset at or after the time (ListOffsets by timestamp);
+        the log end where no record is that recent."""
+        found = await self.admin.list_offsets(
+            [TopicPartition(name, p) for p in ends], OffsetSpec.for_timestamp(before_time_ms))
+        return {p: found[(name, p)] if found.get((name, p), -1) >= 0 else ends[p] for p in ends}
+
+    async def _broker_check(self, request: Callable[[], Mapping[Any, Any]], what: str) -> None:
+        """The broker's own validation of a planned change: `request` sends it with
+        validate_only; its refusal is one ConfigError."""
+        await self._validate(request(), what)
 
     async def _validate(self, futures: Mapping[Any, Any], what: str) -> None:
         """Wait on every future of an admin call; the broker's refusal as one ConfigError."""
