@@ -51,19 +51,23 @@ class ClusterDeadLetters:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
 
-    def summaries(self) -> list[DeadLetterSummary]:
+    def topics(self) -> list[str]:
+        """The cluster's dead-letter topics."""
         consumer = reader(self.settings)
         try:
             names = consumer.list_topics(timeout=self.settings.request_timeout_s).topics
         finally:
             consumer.close()
-        rows = []
-        for topic in dead_letter_topics(names):
-            summary = summarize(self.settings, topic)
-            summary.redriven = Redrive(self.settings,
-                                       RedriveRequest(topic)).progress().redriven_before
-            rows.append(summary)
-        return rows
+        return dead_letter_topics(names)
+
+    def summary(self, topic: str) -> DeadLetterSummary:
+        """One dead-letter topic's summary, with how many were redriven already."""
+        summary = summarize(self.settings, topic)
+        summary.redriven = Redrive(self.settings, RedriveRequest(topic)).progress().redriven_before
+        return summary
+
+    def summaries(self) -> list[DeadLetterSummary]:
+        return [self.summary(topic) for topic in self.topics()]
 
     def letters(self, topic: str) -> list[DeadLetter]:
         return sorted(read_dead_letters(self.settings, topic), key=lambda d: d.timestamp_ms)

@@ -49,16 +49,12 @@ def dlq() -> None:
 def dlq_list(conn: ConnectionSettings, dlq_topic: str | None) -> None:
     """Per dead-letter topic: records, oldest/newest, counts by original topic and by
     error (ids and numbers masked), and how many were already redriven."""
-    from core.cluster.dead_letters import dead_letter_topics, partitions_of, reader, summarize
-    from core.cluster.redrive import Redrive, RedriveRequest
+    from core.cluster.dead_letter_store import ClusterDeadLetters
+    from core.cluster.dead_letters import partitions_of, reader
 
+    store = ClusterDeadLetters(conn)
     if dlq_topic is None:
-        consumer = reader(conn)
-        try:
-            names = consumer.list_topics(timeout=conn.request_timeout_s).topics
-        finally:
-            consumer.close()
-        topics = dead_letter_topics(names)
+        topics = store.topics()
     else:
         consumer = reader(conn)
         try:
@@ -66,11 +62,7 @@ def dlq_list(conn: ConnectionSettings, dlq_topic: str | None) -> None:
         finally:
             consumer.close()
         topics = [dlq_topic]
-    rows = []
-    for topic in topics:
-        summary = summarize(conn, topic)
-        summary.redriven = Redrive(conn, RedriveRequest(topic)).progress().redriven_before
-        rows.append(summary.as_json())
+    rows = [store.summary(topic).as_json() for topic in topics]
     lines = []
     for row in rows:
         lines.append(f"{row['topic']}: {row['records']} record(s), {row['redriven']} redriven"
