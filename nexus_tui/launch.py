@@ -25,7 +25,7 @@ def launch_tui(bootstrap: str | None, context: str | None, properties: tuple[str
     try:
         settings = load_settings()
         name, _ = settings.context(context)
-        conn = connection_from(bootstrap, context, properties, read_only, None)
+        conn = connection_from(bootstrap, context, properties, read_only, None, settings)
     except BaseException:  # bad settings: the child started ahead is not needed
         core.submit(stop_early()).result(10)
         core.stop()

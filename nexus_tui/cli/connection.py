@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from core.cluster.audit import set_context as set_audit_context
-from core.config.contexts import load_settings
+from core.config.contexts import NexusSettings, load_settings
 from core.config.settings import ConnectionSettings, parse_properties
 from nexus_tui.cli.options import (
     TAKES_CONNECTION,
@@ -28,10 +28,11 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def connection_from(
     bootstrap: str | None, context: str | None, properties: tuple[str, ...], read_only: bool,
-    timeout_s: float | None,
+    timeout_s: float | None, settings: NexusSettings | None = None,
 ) -> ConnectionSettings:
-    """Context from the config file (or the default), then the command line on top."""
-    settings = load_settings()
+    """Context from the config file (or the default), then the command line on top.
+    `settings`: the configuration when the caller has read it already."""
+    settings = settings or load_settings()
     name, ctx = settings.context(context)
     set_audit_context(name)  # the audit log names the context of every change
     props = dict(ctx.client_properties)
