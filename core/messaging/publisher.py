@@ -15,8 +15,8 @@ they cost least (bench/publisher.py measures it; the figures are in BENCHMARKS.m
 
 Reports of single records land in a deque (thread-safe appends) and are resolved on the loop
 only. A batch (`publish_many`) is one future for all its records, not one per record: each
-record's delivery callback (a bound method of its `_Pending`, which is its place in the
-results and becomes its Delivery) settles it in place on whichever thread serves it, and only
+record's delivery callback (its `_Pending` itself, which is its place in the results and
+becomes its Delivery) settles it in place on whichever thread serves it, and only
 the report that completes the batch goes through the deque to the loop. librdkafka gives each
 offset only in a per-record report, so one callback per record stays; it is kept small.
 """
@@ -81,7 +81,8 @@ def _delivery(topic: str, partition: int, offset: int) -> Delivery:
 
 class _Pending:
     """A publish_many record in flight: its place in the batch's results, and its delivery
-    callback (the bound method `report`), in one object.
+    callback (the object is callable), in one object: no bound method per record, which
+    would live as long as the record is in flight and add to the collector's work.
 
     It has Delivery's slot layout, so the report that acknowledges it fills the slots and
     gives it the class Delivery (Python allows that between identical slot layouts): the
@@ -93,7 +94,7 @@ class _Pending:
 
     __slots__ = ("topic", "partition", "offset")
 
-    def report(self, err: KafkaError | None, msg: Any) -> None:
+    def __call__(self, err: KafkaError | None, msg: Any) -> None:
         """librdkafka's delivery callback (any thread); the report that completes the batch
         queues it for the loop."""
         batch: _Batch = self.partition  # type: ignore[assignment]
@@ -313,11 +314,10 @@ class KafkaPublisher:
                 pending = _Pending()
                 pending.topic = topic
                 pending.partition = batch  # type: ignore[assignment]
-                on_delivery = pending.report
                 try:
-                    produce(topic, value, key, ANY_PARTITION, on_delivery)
+                    produce(topic, value, key, ANY_PARTITION, pending)
                 except BufferError:  # librdkafka's queue is full: the slow path
-                    self._produce_retrying(topic, key, value, None, on_delivery)
+                    self._produce_retrying(topic, key, value, None, pending)
                 except KafkaException as exc:
                     raise self._produce_error(topic, exc) from None
                 # counted once produced (its report cannot complete the batch before sealing)
