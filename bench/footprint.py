@@ -8,6 +8,10 @@ first view is the topic list). Measured per launch:
   (tmux capture-pane polled every 20 ms);
 - RSS of the whole process tree (the TUI and every child it started) 30 s after the launch.
 
+A third side, `floor` (on by default, `--no-floor` drops it), launches bench/textual_floor.py
+the same way: a Textual app that shows one table row and nothing else, no Kafka. Its first
+paint is what any Textual TUI pays before its first row on this machine, beside the other two.
+
 Clusters: the demo (`nexus-tui demo --no-tui`: live Nexus traffic on a few dozen
 partitions) and `Nk`: N,000 partitions in topics of 10, 200 of them with a group with commits
 (bench/snapshot.py's layout), e.g. 2k and 5k.
@@ -163,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--clusters", default="demo,2k")
     p.add_argument("--settle", type=float, default=30.0, help="seconds before RSS is read")
+    p.add_argument("--no-floor", action="store_true",
+                   help="leave out the bare Textual app (bench/textual_floor.py)")
     args = p.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     settle = 8.0 if args.quick else args.settle
@@ -173,17 +179,22 @@ def main(argv: list[str] | None = None) -> int:
     # user's own file, if any, is not read)
     config = Path(tempfile.mkdtemp()) / "config.toml"
     ours_cmd = [str(Path(sys.executable).parent / "nexus-tui")]
+    floor_script = str(Path(__file__).resolve().parent / "textual_floor.py")
+    sides = ("ours", "kaskade") if args.no_floor else ("ours", "kaskade", "floor")
     failed = False
     for name in args.clusters.split(","):
         cm = demo_cluster() if name == "demo" else big_cluster(
             args.bootstrap, int(name.removesuffix("k")) * 1000)
         with cm as (bootstrap, marker):
-            figures: dict[str, list[tuple[float, float, int]]] = {"ours": [], "kaskade": []}
+            figures: dict[str, list[tuple[float, float, int]]] = {s: [] for s in sides}
             for i in range(runs):
-                for side in ("ours", "kaskade") if i % 2 == 0 else ("kaskade", "ours"):
+                for side in sides if i % 2 == 0 else sides[::-1]:
                     if side == "ours":
                         got = launch("ours", [*ours_cmd, "-b", bootstrap],
                                      {"NEXUS_TUI_CONFIG": str(config)}, marker, "2", settle)
+                    elif side == "floor":
+                        got = launch("floor", [sys.executable, floor_script, marker], {},
+                                     marker, "", settle)
                     else:
                         got = launch("kaskade", [str(exe), "admin", "-b", bootstrap], {},
                                      marker, "", settle)
@@ -211,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
               f"MiB  ratio {rss_o / rss_k:.2f}x  target <= {RSS_RATIO_TARGET}x"
               f"{f' and <= {bound:.0f} MiB' if bound else ''}  "
               f"{'PASS' if rss_ok else 'MISS'}")
-        print(f"  ours: {[(round(a, 2), round(b)) for a, b, _ in ours]}")
-        print(f"  kaskade: {[(round(a, 2), round(b)) for a, b, _ in ref]}")
+        if "floor" in figures:
+            paint_f = statistics.median(x[0] for x in figures["floor"])
+            print(f"floor         a bare Textual app, one table row, no Kafka: first paint "
+                  f"{paint_f:.2f} s = {paint_f / paint_k:.2f}x kaskade's; ours is "
+                  f"{paint_o / paint_f:.2f}x the floor")
+        for side, got in figures.items():
+            print(f"  {side}: {[(round(a, 2), round(b)) for a, b, _ in got]}")
     return 1 if failed else 0
 
 
