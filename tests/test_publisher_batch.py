@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import pickle
 import secrets
 from enum import StrEnum
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 from core import (
     ClientMetrics,
     ConfigError,
+    Delivery,
     Envelope,
     EnvelopeError,
     KafkaPublisher,
@@ -18,7 +21,7 @@ from core import (
     TopicNameError,
     partition_for_key,
 )
-from core.messaging.publisher import INLINE_POLL_EVERY
+from core.messaging.publisher import INLINE_POLL_EVERY, _Batch
 from tests.kafka_helpers import create_topic, end_offsets, read_all, wait_until
 
 
@@ -129,3 +132,36 @@ async def test_a_topic_given_as_a_str_subclass_is_acked_as_a_plain_str(kafka, un
             [Envelope.new_root("t.src.v1", topics.ORDERS, i) for i in range(3)])
     assert [(type(a.topic), a.topic, a.offset) for a in acks] == [
         (str, unique, 0), (str, unique, 1), (str, unique, 2)]
+
+
+async def test_a_batch_leaves_no_per_record_work_to_the_cyclic_collector(kafka, unique):
+    """The Deliveries publish_many returns (and its records in flight) are not tracked by the
+    cyclic garbage collector, so a large batch sets off no full collections; they still
+    behave as values (equal, hashable, immutable, picklable). A batch with failed records
+    leaves no cycle behind that the collector could not see (the records drop the batch)."""
+    good, small = f"{unique}-good", f"{unique}-small"
+    create_topic(kafka.bootstrap, good, partitions=2)
+    create_topic(kafka.bootstrap, small, config={"max.message.bytes": "2000"})
+    count = 8 * INLINE_POLL_EVERY
+    envelopes = [Envelope.new_root("t.src.v1", good, {"i": i}) for i in range(count)]
+    async with KafkaPublisher(kafka.bootstrap, preset="high-throughput") as pub:
+        gc.collect()
+        tracked_before = len(gc.get_objects())
+        acks = await pub.publish_many(envelopes)
+        tracked_after = len(gc.get_objects())
+        assert tracked_after - tracked_before < count // 10, "a tracked object per record"
+        assert all(type(a) is Delivery and not gc.is_tracked(a) for a in acks)
+        first = acks[0]
+        assert first == Delivery(first.topic, first.partition, first.offset)
+        assert hash(first) == hash(Delivery(first.topic, first.partition, first.offset))
+        assert pickle.loads(pickle.dumps(first)) == first
+        with pytest.raises(AttributeError):
+            first.offset = 0  # type: ignore[misc]
+
+        mixed = [Envelope.new_root("t.src.v1", small, secrets.token_hex(1500)) if i % 3 == 0
+                 else Envelope.new_root("t.src.v1", good, {"i": i}) for i in range(30)]
+        with pytest.raises(PublishError):
+            await pub.publish_many(mixed)
+        del mixed
+        gc.collect()
+        assert not [o for o in gc.get_objects() if type(o) is _Batch], "a failed batch leaked"

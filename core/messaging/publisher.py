@@ -29,10 +29,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
+import msgspec
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from core.config.settings import ConnectionSettings
@@ -55,61 +55,58 @@ class PublishError(NexusError):
     """The broker did not acknowledge an envelope (or it could not be produced at all)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """The broker's acknowledgement of one record."""
+class Delivery(msgspec.Struct, frozen=True, gc=False):
+    """The broker's acknowledgement of one record (immutable, hashable, compared by value).
+
+    Not tracked by Python's cyclic garbage collector (it holds only a str and two ints, so it
+    can be part of no cycle): the hundreds of thousands a large `publish_many` returns are
+    long-lived objects that would otherwise set off full collections, each one walking all of
+    them again, while the batch is still being produced."""
 
     topic: str
     partition: int
     offset: int
 
 
-_set_topic, _set_partition, _set_offset = (
-    getattr(Delivery, name).__set__ for name in ("topic", "partition", "offset")
-)
-_new_object = object.__new__
-
-
-def _delivery(topic: str, partition: int, offset: int) -> Delivery:
-    """A Delivery from a report's fields, without the frozen dataclass's __setattr__ calls."""
-    delivery = _new_object(Delivery)
-    _set_topic(delivery, topic)
-    _set_partition(delivery, partition)
-    _set_offset(delivery, offset)
-    return delivery
-
-
-class _Pending:
+class _Pending(msgspec.Struct, gc=False):
     """A publish_many record in flight: its place in the batch's results, and its delivery
     callback (the object is callable), in one object: no bound method per record, which
-    would live as long as the record is in flight and add to the collector's work.
+    would live as long as the record is in flight.
 
-    It has Delivery's slot layout, so the report that acknowledges it fills the slots and
-    gives it the class Delivery (Python allows that between identical slot layouts): the
-    result is made in place, with no index to carry and no second object. Until then it holds
-    its topic (the caller's string, shared by the batch's Deliveries) and the batch
-    (`partition`); a failed record keeps this class and holds its PublishError (`offset`),
-    which publish_many raises.
+    It has Delivery's fields, so the report that acknowledges it fills them and gives it the
+    class Delivery (Python allows that between identical layouts): the result is made in
+    place, with no index to carry and no second object. Until then it holds its topic (the
+    caller's string, shared by the batch's Deliveries) and the batch (`partition`); a failed
+    record keeps this class and holds the text of its error (`offset`), which publish_many
+    raises as a PublishError.
+
+    Like Delivery it is not tracked by the collector, so it must never close a reference
+    cycle: its reference to the batch (whose results hold it) is replaced by the partition,
+    or by -1 when the record failed, in the report, and it holds no exception (a raised one
+    holds its traceback, whose frames hold the batch).
     """
 
-    __slots__ = ("topic", "partition", "offset")
+    topic: str
+    partition: Any
+    offset: Any
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
         """librdkafka's delivery callback (any thread); the report that completes the batch
         queues it for the loop."""
-        batch: _Batch = self.partition  # type: ignore[assignment]
+        batch: _Batch = self.partition
         if err is None:
             self.partition = msg.partition()
             self.offset = msg.offset()
             self.__class__ = Delivery  # type: ignore[assignment]
         else:
-            self.offset = PublishError(_describe(err, self.topic))
+            self.partition = -1
+            self.offset = _describe(err, self.topic)
             batch.failed.append(self.topic)
         if next(batch.settled) == batch.last:
             batch.finished((batch, None, None))
 
 
-assert Delivery.__slots__ == _Pending.__slots__  # type: ignore[attr-defined]
+assert Delivery.__struct_fields__ == _Pending.__struct_fields__
 
 
 #: produce()'s partition argument for "let the configured partitioner choose"
@@ -311,9 +308,7 @@ class KafkaPublisher:
                     key = envelope.root_id.encode()
                 except UnicodeEncodeError:  # a lone surrogate: the key property says how
                     key = envelope.key
-                pending = _Pending()
-                pending.topic = topic
-                pending.partition = batch  # type: ignore[assignment]
+                pending = _Pending(topic, batch, None)
                 try:
                     produce(topic, value, key, ANY_PARTITION, pending)
                 except BufferError:  # librdkafka's queue is full: the slow path
@@ -341,7 +336,7 @@ class KafkaPublisher:
         if batch.failed:
             for result in results:
                 if type(result) is _Pending:
-                    raise result.offset
+                    raise PublishError(result.offset)
         return results  # type: ignore[return-value]
 
     def _finish(self, batch: _Batch) -> None:
@@ -487,7 +482,7 @@ class KafkaPublisher:
             result: Delivery | PublishError
             if err is None:
                 published[topic] = published.get(topic, 0) + 1
-                result = _delivery(topic, msg.partition(), msg.offset())
+                result = Delivery(topic, msg.partition(), msg.offset())
             else:
                 self.metrics.inc("publish_errors", topic)
                 result = PublishError(_describe(err, topic))
