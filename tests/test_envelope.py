@@ -589,6 +589,17 @@ def test_negative_zero_survives_a_round_trip_like_in_go() -> None:
         Envelope.decode(b'{"started_at":-0.0}')
 
 
+@pytest.mark.parametrize("payload", [b"-0", b"-0.0", b"1.0", b"1e-6", b"2.5e-7"])
+def test_a_number_that_is_the_whole_payload_is_written_back_as_go_writes_it(
+        payload: bytes) -> None:
+    """A bare -0 payload decodes as a float subclass (-0 is an integer in JSON, a float64 -0
+    in Go): written back, it is Go's `-0`, not msgspec's `-0.0` (found by hypothesis)."""
+    value = (b'{"id":"","root_id":"","started_at":0,"created_at":0,"source_topic":"",'
+             b'"destination_topic":"","schema_version":"","payload":' + payload + b"}")
+    go_text = {b"-0.0": b"-0", b"1.0": b"1", b"1e-6": b"0.000001"}.get(payload, payload)
+    assert Envelope.decode(value).encode() == value.replace(payload + b"}", go_text + b"}")
+
+
 def test_decode_replaces_lone_surrogates_like_go() -> None:
     envelope = Envelope.decode(b'{"root_id":"\\ud800x","payload":{"\\udfff":"\\ud83d\\ude00"}}')
     assert envelope.root_id == "\ufffdx"

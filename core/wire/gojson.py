@@ -133,8 +133,8 @@ _NON_FINITE = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]").search
 # form: fixed from 1e-5 to 1e16, `Xe-N` below 1e-6 (Go trims `e-07` to `e-7`). A match may be
 # inside a string (a hex id's `4e5`): then the floats themselves are looked at.
 # Two patterns, each starting with a literal, which re searches for fast.
-_INTEGRAL = re.compile(rb"\.0[,\]}]").search
-_EXPONENT = re.compile(rb"e(?:[0-9]|-6[,\]}])").search
+_INTEGRAL = re.compile(rb"\.0(?:[,\]}]|$)").search  # `$`: a float that is the whole value
+_EXPONENT = re.compile(rb"e(?:[0-9]|-6(?:[,\]}]|$))").search
 _float_at = struct.Struct(">d").unpack_from
 _EXACT_INTEGER = 2.0**53  # below it, an integral float's shortest digits are the integer's
 
