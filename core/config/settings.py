@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from core.config.request import parse_properties as parse_properties  # the -X syntax
 from core.errors import ConfigError, ReadOnlyError
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -191,14 +192,3 @@ class ConnectionSettings(ConnectionFields):
                         f"{getattr(exc, 'strerror', None) or exc}") from None
             kw["ssl_context"] = ctx
         return kw
-
-
-def parse_properties(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`key=value` strings (the CLI's -X) to a dict, with a clear error for a malformed one."""
-    props: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"client property {pair!r} is not key=value")
-        props[key.strip()] = value.strip()
-    return props

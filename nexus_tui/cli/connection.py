@@ -8,8 +8,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from core.cluster.audit import set_context as set_audit_context
-from core.config.contexts import NexusSettings, load_settings
-from core.config.settings import ConnectionSettings, parse_properties
+from core.config.contexts import NexusSettings
+from core.config.request import ConnectionRequest
+from core.config.settings import ConnectionSettings
 from nexus_tui.cli.options import (
     TAKES_CONNECTION,
     apply_options,
@@ -32,16 +33,10 @@ def connection_from(
 ) -> ConnectionSettings:
     """Context from the config file (or the default), then the command line on top.
     `settings`: the configuration when the caller has read it already."""
-    settings = settings or load_settings()
-    name, ctx = settings.context(context)
+    name, conn = ConnectionRequest(bootstrap, context, tuple(properties), read_only,
+                                   timeout_s).resolve(settings)
     set_audit_context(name)  # the audit log names the context of every change
-    props = dict(ctx.client_properties)
-    props.update(parse_properties(properties))
-    conn = ctx.connection(bootstrap=bootstrap.strip() if bootstrap else None,
-                          request_timeout_s=timeout_s)
-    return conn.model_copy(update={
-        "client_properties": props, "read_only": conn.read_only or read_only,
-    })
+    return conn
 
 
 def pop_connection(kwargs: dict[str, Any]) -> ConnectionSettings:

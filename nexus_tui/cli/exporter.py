@@ -9,7 +9,7 @@ import sys
 import click
 
 from core.config.contexts import load_settings
-from core.config.settings import parse_properties
+from core.config.request import parse_properties
 from core.errors import ConfigError
 from core.exporter import ClusterTarget, Exporter, FamilyOptions, MetricsServer
 from nexus_tui.cli.connection import connection_from, run
