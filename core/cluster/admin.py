@@ -54,6 +54,13 @@ GROUP_OFFSET_CONCURRENCY = 128
 #: in quadratic time, before any request is sent, so a snapshot sends one request per 500
 #: partitions per leader, all at once (BENCHMARKS.md §4 has the figures).
 LIST_OFFSETS_CHUNK = 500
+#: librdkafka's first backoff before a broker connection (default 100 ms; it doubles on each
+#: failure up to reconnect.backoff.max.ms). Since librdkafka 2.10 the bootstrap broker's
+#: connection is dropped as soon as the first Metadata answer names the real brokers, and the
+#: client's own first request, sent on it, waits half this backoff before it is sent again to
+#: a real broker: every command's and the TUI's first answer waited that long
+#: (BENCHMARKS.md §10). A -X reconnect.backoff.ms given by the user still wins.
+RECONNECT_BACKOFF_MS = 20
 
 
 class ClusterUnreachable(NexusError):
@@ -166,6 +173,7 @@ class KafkaAdmin:
         try:
             self._admin = AdminClient(self.settings.confluent_config(**{
                 "socket.connection.setup.timeout.ms": min(timeout_ms, 10_000),
+                "reconnect.backoff.ms": RECONNECT_BACKOFF_MS,
                 "log_level": 0, "error_cb": self._link_errors.record,
             }))
         except KafkaException as exc:  # e.g. a key that does not open with ssl_key_password
