@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App, ScreenStackError
@@ -19,13 +20,15 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from core.config.settings import ConnectionSettings
 from core.errors import NexusError
 from nexus_tui.commands import NexusCommands
 from nexus_tui.coreloop import CoreLoop
 from nexus_tui.failures import describe_failure, log_to_state_dir
 from nexus_tui.screens.base import ConnState, NexusScreen
 from nexus_tui.source import DataSource, LiveSource, Pulse
+
+if TYPE_CHECKING:
+    from core.config.settings import ConnectionSettings
 
 MAX_BACKOFF_S = 8.0
 WRITE_VIEWS = {"dispatch"}
@@ -109,11 +112,20 @@ class NexusApp(App):
     ]
 
     def __init__(self, source: DataSource, options: AppOptions | None = None,
-                 core: CoreLoop | None = None) -> None:
+                 core: CoreLoop | None = None,
+                 configure: Callable[[], AppOptions] | None = None) -> None:
+        """`configure`: reads the configuration and returns the app's options (`options` are
+        then what is known before it: the command line's). The app calls it once its first
+        view is painted (`configure`); until then every write is refused, as in read-only."""
         super().__init__()
         self.source = source
         self.options = options or AppOptions()
         self.core = core
+        self._read_configuration = configure
+        self.configured = configure is None
+        #: what ended the app before it could show anything: a bad configuration (NexusError)
+        #: or a bug; `run_tui` raises it once the terminal is restored
+        self.startup_error: Exception | None = None
         self.pulse: Pulse | None = None  # the last refresh's
         self.preview: Pulse | None = None  # the cluster's metadata, until the first refresh
         self.error: str | None = None
@@ -136,7 +148,10 @@ class NexusApp(App):
 
     @property
     def read_only(self) -> bool:
-        return self.options.read_only or self.source.settings.read_only
+        """Writes are refused: read-only by option or context, or the configuration (which
+        may say read-only) is not read yet."""
+        return (not self.configured or self.options.read_only
+                or self.source.settings.read_only)
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -148,8 +163,14 @@ class NexusApp(App):
         return self.pulse if self.pulse is not None else self.preview
 
     def conn_state(self) -> ConnState:
+        if self.configured:
+            bootstrap, read_only = self.source.settings.bootstrap, self.read_only
+        else:  # what the command line said, until the configuration is read
+            request = getattr(self.source, "request", None)
+            bootstrap = getattr(request, "bootstrap", None) or "…"
+            read_only = self.options.read_only
         return ConnState(
-            self.options.context, self.source.settings.bootstrap, self.read_only,
+            self.options.context, bootstrap, read_only,
             self.options.refresh_interval_s, self.refreshing, self.error, self.retry_in_s,
             self.last_ok, self.source.live,
         )
@@ -159,6 +180,8 @@ class NexusApp(App):
     async def on_mount(self) -> None:
         if self.options.keymap:
             self.set_keymap(self.options.keymap)
+        if not self.configured:  # at the latest: a cluster that does not answer soon
+            self.set_timer(CONFIGURE_AT_LATEST_S, self.configure)
         self.action_refresh()
         # A view's key typed while the tool started (`nexus-tui -b B`, then `2`) is read by
         # Textual's input thread and reaches the app's queue a couple of event-loop turns
@@ -167,6 +190,28 @@ class NexusApp(App):
         for _ in range(TYPEAHEAD_LOOP_TURNS):
             await asyncio.sleep(0)
         self.switch_mode(self._typed_ahead or "overview")
+
+    def configure(self) -> bool:
+        """Read the configuration (once; NexusApp's `configure`), after the first view is
+        painted: when the cluster's metadata is shown, when the first refresh or preview
+        fails, or CONFIGURE_AT_LATEST_S after the mount. A bad configuration ends the app
+        (`startup_error`, shown by `run_tui` as one line). Returns whether the app goes on."""
+        if self.configured:
+            return self.startup_error is None
+        self.configured = True
+        assert self._read_configuration is not None
+        try:
+            options = self._read_configuration()
+        except Exception as exc:  # noqa: BLE001 - raised by run_tui, after the terminal is back
+            self.startup_error = exc
+            self.exit(return_code=1)
+            return False
+        self.options = options
+        if options.keymap:
+            self.set_keymap(options.keymap)
+        self.refresh_bindings()  # the writes' keys, unless read-only after all
+        self._update_state()
+        return True
 
     def post_message(self, message: Message) -> bool:
         if (self._typed_ahead is None and isinstance(message, events.Key)
@@ -344,6 +389,8 @@ class NexusApp(App):
             self.post_message(Refreshed(pulse))
 
     def on_refreshed(self, message: Refreshed) -> None:
+        if not self.configure():
+            return
         recovered = self.error is not None
         self.refreshing = False
         self.pulse = message.pulse
@@ -365,8 +412,12 @@ class NexusApp(App):
         if self.pulse is None:  # a refresh's answer is never replaced by a preview
             self.preview = message.pulse
             self._apply(message.pulse)
+        if not self.configured:  # once the cluster's topics are on screen
+            self.call_after_refresh(self.configure)
 
     def on_refresh_failed(self, message: RefreshFailed) -> None:
+        if not self.configure():  # the engine's error may be the configuration's
+            return
         first = self.error is None
         self.refreshing = False
         self.error = message.error
@@ -442,6 +493,9 @@ GC_THRESHOLDS = (700, 10, 1_000_000)
 #: thread has read is handed to the loop (call_soon_threadsafe), which runs a task that posts
 #: it (two turns); one more for slack
 TYPEAHEAD_LOOP_TURNS = 3
+#: how long after the mount the app reads the configuration at the latest, when neither the
+#: cluster's metadata nor a failure came first (NexusApp.configure)
+CONFIGURE_AT_LATEST_S = 1.0
 #: at most one full collection per this many seconds, when no refresh is in flight
 FULL_GC_EVERY_S = 2.0
 #: ...and at least one per this many seconds, in flight or not (back-to-back refreshes must not
@@ -476,20 +530,27 @@ def freeze_long_lived() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_tui(settings: ConnectionSettings, context_name: str = "default",
-            options: AppOptions | None = None, source: LiveSource | None = None) -> None:
+def run_tui(settings: ConnectionSettings | None = None, context_name: str = "default",
+            options: AppOptions | None = None, source: LiveSource | None = None,
+            configure: Callable[[], AppOptions] | None = None) -> None:
     """Run the TUI on a live cluster until the user quits (blocking). `source`: one already
-    started (LiveSource.start) on its own core loop, else a new one."""
+    started (LiveSource.start) on its own core loop, else a new one on `settings`.
+    `configure`: see NexusApp. What ended the app before it could start (a bad
+    configuration: ConfigError) is raised here, once the terminal is restored."""
     log_to_state_dir()
     opts = options or AppOptions(context=context_name)
     if source is None:
+        assert settings is not None, "run_tui needs settings or a source"
         source = LiveSource(settings, CoreLoop())
     core = source.core
+    app = NexusApp(source, opts, core, configure)
     try:
-        NexusApp(source, opts, core).run()
+        app.run()
     finally:
         try:
             core.submit(source.close()).result(10)
         except Exception:  # already closed, or the cluster is gone
             pass
         core.stop()
+    if app.startup_error is not None:
+        raise app.startup_error

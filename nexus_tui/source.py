@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from core.config.settings import ConnectionSettings
+from core.config.request import ConnectionRequest
 from core.engine.monitor import MonitorView
 from core.engine.process import EngineProcess
 from nexus_tui.coreloop import CoreLoop
@@ -28,6 +28,7 @@ from nexus_tui.coreloop import CoreLoop
 if TYPE_CHECKING:
     from core.cluster.change import Changes
     from core.cluster.dead_letter_store import DeadLetterStore
+    from core.config.settings import ConnectionSettings
 
 C = TypeVar("C", bound="Changes")
 
@@ -75,13 +76,18 @@ class LiveSource:
     """A real cluster, through the engine child process driven from the core loop
     (core/engine/process.py: snapshots, lag histories and health, Nexus traffic), so that
     neither its work nor a crash of it reaches the UI's process. A dead engine is replaced
-    at the next refresh."""
+    at the next refresh.
+
+    `settings` may be a `ConnectionRequest` (the TUI as launched): the engine child resolves
+    it for itself, and this process when `settings` is first asked for (the app does so once
+    its first view is painted: NexusApp.configure)."""
 
     live = True
 
-    def __init__(self, settings: ConnectionSettings, core: CoreLoop,
+    def __init__(self, settings: ConnectionSettings | ConnectionRequest, core: CoreLoop,
                  watch_traffic: bool = True, **monitor_options: Any) -> None:
-        self.settings = settings
+        self.request = settings if isinstance(settings, ConnectionRequest) else None
+        self._settings = None if isinstance(settings, ConnectionRequest) else settings
         self.core = core
         self.watch_traffic = watch_traffic
         # `monitor_options`: ClusterMonitor's (e.g. topic_filter, group_filter); time lags
@@ -90,6 +96,27 @@ class LiveSource:
         self.engine = EngineProcess(settings, watch_nexus_topics=watch_traffic, **{
             "exact_time_lag": True, "exact_in_background": True, **monitor_options})
         self._preview: Future[MonitorView] | None = None
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        """The connection's settings: resolved from the request when first asked for (a
+        ConfigError then says what is wrong with the configuration)."""
+        if self._settings is None:
+            assert self.request is not None
+            self.settle(self.request.resolve()[1])
+        assert self._settings is not None
+        return self._settings
+
+    @property
+    def settled(self) -> bool:
+        """Whether `settings` is known without reading the configuration."""
+        return self._settings is not None
+
+    def settle(self, settings: ConnectionSettings) -> None:
+        """The request's settings, resolved: this process's, and those of every engine child
+        started from now on."""
+        self._settings = settings
+        self.engine.resolved(settings)
 
     def start(self) -> None:
         """Start the engine child and ask it for the cluster's metadata now, on the core
@@ -132,6 +159,8 @@ class RecordedSource:
     live = False
 
     def __init__(self, pulses: Sequence[Pulse], settings: ConnectionSettings | None = None):
+        from core.config.settings import ConnectionSettings
+
         self.settings = settings or ConnectionSettings(bootstrap="recorded:9092")
         self._pulses = list(pulses)
         self._i = 0

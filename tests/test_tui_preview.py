@@ -72,23 +72,32 @@ async def test_topics_show_before_the_first_refresh_answers(kafka, unique):
         core.stop()
 
 
-def test_the_ui_process_imports_no_kafka_client_for_its_first_views():
-    """What the TUI's process imports to start, show its first views and read the engine's
-    answers brings neither confluent-kafka nor aiokafka (the engine child does the Kafka work;
-    dispatch, messages and seek bring theirs when opened)."""
+def test_the_ui_process_imports_no_kafka_client_and_no_config_models_for_its_first_views():
+    """What the TUI's process imports to start its engine, show its first views and read the
+    engine's answers brings neither confluent-kafka nor aiokafka (the engine child does the
+    Kafka work; dispatch, messages and seek bring theirs when opened), nor pydantic: the
+    configuration is read once the first view is painted (nexus_tui/launch.py)."""
     script = (
         "import pickle, sys\n"
         "import nexus_tui.cli, nexus_tui.launch, nexus_tui.app, nexus_tui.source\n"
-        "from nexus_tui.app import VIEWS, view_screen\n"
+        "from nexus_tui.app import VIEWS, AppOptions, NexusApp\n"
+        "from nexus_tui.coreloop import CoreLoop\n"
         "from importlib import import_module\n"
         "for mode in ('overview', 'topics', 'groups', 'errors'):\n"
         "    import_module(VIEWS[mode][0])\n"
+        "from core.config.request import ConnectionRequest\n"
+        "core = CoreLoop()\n"
+        "request = ConnectionRequest('127.0.0.1:1', max_timeout_s=5.0)\n"
+        "source = nexus_tui.source.LiveSource(request, core)\n"
+        "app = NexusApp(source, AppOptions(), core, lambda: AppOptions())\n"
+        "app.conn_state(); app.read_only\n"
+        "core.stop()\n"
         "from core.cluster.snapshot import ClusterSnapshot\n"
         "from core.engine.monitor import LagTracker\n"
         "view = LagTracker().observe(ClusterSnapshot('c', None, (), {}, {}, 0.0), 0.0)\n"
         "pickle.loads(pickle.dumps(view))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('confluent_kafka', 'aiokafka')))\n"
+        "('confluent_kafka', 'aiokafka', 'pydantic', 'pydantic_core', 'pydantic_settings')))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout

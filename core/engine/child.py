@@ -27,14 +27,13 @@ import contextlib
 import os
 import pickle
 import signal
-import struct
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO, Protocol
 
+from core.engine.spawn import HEADER, ChildProcess, frame, take_early
 from core.errors import NexusError
 
-_HEADER = struct.Struct(">I")
 #: how much lower a child's CPU priority is than its parent's (`nice`)
 CHILD_NICENESS = 10
 
@@ -53,7 +52,7 @@ class ChildService:
         self.module = module
         self.hello = hello  # the child's first message: what it sets up
         self.deadline_s = deadline_s  # longest wait for one answer before giving up on it
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: ChildProcess | None = None
         self._lock = asyncio.Lock()  # one request at a time on the pipe
         self.restarts = 0  # children started after one died
         self._out_of_step = False  # a call was cancelled mid-request: its answer is unread
@@ -61,19 +60,18 @@ class ChildService:
     async def call(self, request: Any) -> Any:
         """Send `request`, return the child's answer (or raise the exception it answered)."""
         async with self._lock:
-            proc = await self._child()
-            assert proc.stdin is not None and proc.stdout is not None
             try:
-                proc.stdin.write(_frame(request))
-                await proc.stdin.drain()
-                ok, value = await asyncio.wait_for(read_async(proc.stdout), self.deadline_s)
+                proc = await self._child()
+                stdout = await proc.stdout()
+                proc.send(request)
+                ok, value = await asyncio.wait_for(read_async(stdout), self.deadline_s)
             except (asyncio.IncompleteReadError, BrokenPipeError, ConnectionResetError,
                     TimeoutError) as exc:
                 raise await self._died(exc) from None
             except asyncio.CancelledError:  # its answer would be read as the next call's
                 self._out_of_step = True
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
+                if self._proc is not None:
+                    self._proc.kill()
                 raise
         if not ok:
             raise value
@@ -84,15 +82,13 @@ class ChildService:
         nothing buffered to send) is killed; one with `close_grace_s` first sees its stdin
         close (the end of its requests) and gets that long to stop its own children."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
+        if proc is None:
             return
-        if self.close_grace_s > 0 and proc.stdin is not None and not self._out_of_step:
-            proc.stdin.close()
+        if proc.returncode is None and self.close_grace_s > 0 and not self._out_of_step:
+            proc.close_stdin()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), self.close_grace_s)
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+        proc.kill()
         await proc.wait()
 
     @property
@@ -105,30 +101,26 @@ class ChildService:
         return (self._proc is not None and self._proc.returncode is None
                 and not self._out_of_step)
 
-    async def _child(self) -> asyncio.subprocess.Process:
+    async def _child(self) -> ChildProcess:
         if self.alive:
             assert self._proc is not None
             return self._proc
         if self._proc is not None:
             self.restarts += 1
-            if self._out_of_step:  # killed when its call was cancelled
-                await self._proc.wait()
-                self._out_of_step = False
-        started = _started.pop(self.module, None)
-        proc = await started if started is not None else None
+            await self._proc.wait()  # killed when its call was cancelled, or dead
+            self._out_of_step = False
+        proc = take_early(self.module)
         if proc is None or proc.returncode is not None:
-            proc = await _spawn(self.module)
+            proc = ChildProcess.spawn(self.module)
         self._proc = proc
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(_frame(self.hello))
-        return self._proc
+        proc.send(self.hello)
+        return proc
 
     async def _died(self, exc: BaseException) -> NexusError:
         proc = self._proc
         assert proc is not None
         if isinstance(exc, TimeoutError):
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            proc.kill()
         code = await proc.wait()
         how = (f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}")
         hint = (" (an assertion of a native library, librdkafka's among them, ends a process "
@@ -139,52 +131,15 @@ class ChildService:
                           "a new one starts with the next refresh")
 
 
-#: children started ahead of their first call (`start_early`), by module, on the loop that
-#: started them: the first ChildService of that module takes its own from here
-_started: dict[str, asyncio.Future[asyncio.subprocess.Process]] = {}
-
-
-def start_early(module: str) -> None:
-    """Start a `python -m module` child now, on the running loop, for the first ChildService
-    of that module to take: its interpreter starts and imports what it needs while the
-    caller still sets up (reads its configuration, builds its UI). Until that first call
-    the child waits for its set-up message; if none comes, it ends when the caller's end
-    closes its stdin."""
-    if module not in _started:
-        _started[module] = asyncio.ensure_future(_spawn(module))
-
-
-async def stop_early() -> None:
-    """Stop the children started ahead that no ChildService took (the caller gave up)."""
-    while _started:
-        _, started = _started.popitem()
-        with contextlib.suppress(Exception):
-            proc = await started
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-
-
-async def _spawn(module: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-
-
-def _frame(obj: Any) -> bytes:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(data)) + data
-
-
 def write(stream: BinaryIO, obj: Any) -> None:
     """One message to a blocking stream (flushed)."""
-    stream.write(_frame(obj))
+    stream.write(frame(obj))
     stream.flush()
 
 
 async def read_async(reader: asyncio.StreamReader) -> Any:
     """One message from an asyncio stream (IncompleteReadError when it closed)."""
-    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
     return pickle.loads(await reader.readexactly(size))
 
 
@@ -215,13 +170,18 @@ class Served(Protocol):
 async def serve(open_served: Callable[[Any], Awaitable[Served]], doing: str) -> None:
     """The child's loop: the first message builds the served object, then each request gets
     `(True, answer)` or `(False, NexusError)` (another exception is a bug: it is answered as
-    one line naming it, and the child goes on)."""
+    one line naming it, and the child goes on). When the served object cannot be built (a
+    bad configuration), every request is answered with why, until the caller gives up."""
     reader, out = await stdio_streams()
     try:
         hello = await read_async(reader)
     except asyncio.IncompleteReadError:
         return
-    served = await open_served(hello)
+    try:
+        served = await open_served(hello)
+    except Exception as exc:  # noqa: BLE001 - answered, never a traceback on stderr
+        await _refuse(reader, out, _as_nexus_error(exc, doing))
+        return
     first = True
     try:
         while True:
@@ -231,16 +191,31 @@ async def serve(open_served: Callable[[Any], Awaitable[Served]], doing: str) -> 
                 return
             try:
                 answer: tuple[bool, Any] = (True, await served.answer(request))
-            except NexusError as exc:
-                answer = (False, exc)
             except Exception as exc:  # noqa: BLE001 - a bug: the caller shows it as one line
-                answer = (False, NexusError(f"{doing}: {type(exc).__name__}: {exc}"))
+                answer = (False, _as_nexus_error(exc, doing))
             if first:  # after the answer the caller waits for; os.nice adds up: once
                 background_priority()
                 first = False
             write(out, answer)
     finally:
         await served.close()
+
+
+def _as_nexus_error(exc: Exception, doing: str) -> NexusError:
+    """A NexusError as it is; another exception (a bug) as one line naming it."""
+    if isinstance(exc, NexusError):
+        return exc
+    return NexusError(f"{doing}: {type(exc).__name__}: {exc}")
+
+
+async def _refuse(reader: asyncio.StreamReader, out: BinaryIO, error: NexusError) -> None:
+    """Answer every request with `error` until stdin closes."""
+    while True:
+        try:
+            await read_async(reader)
+        except asyncio.IncompleteReadError:
+            return
+        write(out, (False, error))
 
 
 def run_child(open_served: Callable[[Any], Awaitable[Served]], doing: str) -> None:

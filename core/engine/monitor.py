@@ -21,7 +21,6 @@ from core.cluster.time_lag_exact import (
     ExactTimeLag,
     RecordKey,
 )
-from core.config.settings import ConnectionSettings
 from core.engine.columns import FIELDS, PartitionColumns
 from core.engine.time_lag import truthful_time_lag, worst_time_lag
 from core.health.burrow import (
@@ -37,6 +36,7 @@ from core.health.timelag import LagHistory, Trend, eta_to_drain, lag_trend
 
 if TYPE_CHECKING:
     from core.cluster.admin import KafkaAdmin
+    from core.config.settings import ConnectionSettings
 
 RATE_WINDOW_S = 60.0
 TREND_WINDOW_S = 120.0

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.config.settings import ConnectionSettings
+from core.config.request import ConnectionRequest
 from core.engine import ENGINE_MODULE
 from core.engine.child import ChildService, run_child
 from core.engine.monitor import ClusterMonitor, MonitorView
 from core.errors import NexusError
 
 if TYPE_CHECKING:  # the engine's first answer (the preview) does not need them
+    from core.config.settings import ConnectionSettings
     from core.traffic.window import DeadLetter, ErrorReply, TopicTraffic
 
 T = TypeVar("T")
@@ -38,12 +39,18 @@ T = TypeVar("T")
 START_UP_S = 10.0
 
 
-def part_deadlines(settings: ConnectionSettings) -> tuple[float, float]:
+def part_deadlines(settings: ConnectionSettings | ConnectionRequest) -> tuple[float, float]:
     """(the monitor's, the watcher's) deadline for one refresh, each its own. The monitor's
     snapshot: metadata, two ListOffsets rounds, configs and the group reads, each bounded by
     request_timeout_s. The watcher's start (or its taking new topics): its consumer's
-    metadata, assignment and end positions."""
-    timeout = settings.request_timeout_s
+    metadata, assignment and end positions. For a connection not resolved yet, its bound
+    (`max_timeout_s`) stands for the request_timeout_s it will have."""
+    if isinstance(settings, ConnectionRequest):
+        if settings.max_timeout_s is None:
+            raise ValueError("an engine's unresolved connection needs its max_timeout_s")
+        timeout = settings.max_timeout_s
+    else:
+        timeout = settings.request_timeout_s
     return 6 * timeout, 4 * timeout
 
 
@@ -76,22 +83,29 @@ class EngineReading:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """The engine's set-up, its first message: the monitor's options (`ClusterMonitor`
+    """The engine's set-up, its first message: the connection (settings, or a request the
+    child resolves itself: `ConnectionRequest`), the monitor's options (`ClusterMonitor`
     keywords), whether to watch every Nexus topic of the view, the watcher's options."""
 
-    settings: ConnectionSettings
+    settings: ConnectionSettings | ConnectionRequest
     monitor: dict[str, Any] = field(default_factory=dict)
     watch_nexus_topics: bool = True
     traffic: dict[str, Any] = field(default_factory=dict)
 
 
 class EngineProcess(ChildService):
-    """The engine child, seen from its parent."""
+    """The engine child, seen from its parent.
+
+    `settings` may be a `ConnectionRequest`: the child reads the configuration and resolves
+    it (a bad configuration is then the first call's `ConfigError`), so that its caller need
+    not have read it to start the engine; `resolved` gives the caller's own resolution later,
+    for every child started after that."""
 
     doing = "refreshing the cluster view"
     role = "engine"
 
-    def __init__(self, settings: ConnectionSettings, *, watch_nexus_topics: bool = True,
+    def __init__(self, settings: ConnectionSettings | ConnectionRequest, *,
+                 watch_nexus_topics: bool = True,
                  traffic_options: dict[str, Any] | None = None, **monitor_options: Any) -> None:
         # the monitor and the watcher each have their own deadline in the child (one slow
         # part does not eat the other's time); the parent waits for both, plus the child's
@@ -100,10 +114,15 @@ class EngineProcess(ChildService):
         super().__init__(ENGINE_MODULE, EngineOptions(
             settings, monitor_options, watch_nexus_topics, traffic_options or {}),
             sum(deadlines) + START_UP_S)
-        self.settings = settings
         #: how long the child's last refresh took: snapshot_s, observe_s (ClusterMonitor)
         self.timings: dict[str, float] = {}
         self._watched: set[str] = set()  # topics asked for by name (`refresh(watch=...)`)
+
+    def resolved(self, settings: ConnectionSettings) -> None:
+        """The connection as the caller resolved it: what every child started from now on
+        is given (the running one resolved the same request itself)."""
+        self.hello = replace(self.hello, settings=settings)
+        self.deadline_s = sum(part_deadlines(settings)) + START_UP_S
 
     async def preview(self) -> MonitorView:
         """The cluster's metadata as a view (ClusterMonitor.preview): what a new caller can
@@ -134,6 +153,7 @@ class Engine:
     """The child's side: a `ClusterMonitor` and a `TrafficWatcher` on one event loop."""
 
     def __init__(self, options: EngineOptions) -> None:
+        assert not isinstance(options.settings, ConnectionRequest), "resolved in `open`"
         self.options = options
         self.monitor = ClusterMonitor(options.settings, abort_safe_groups=True,
                                       **options.monitor)
@@ -143,6 +163,9 @@ class Engine:
 
     @classmethod
     async def open(cls, options: EngineOptions) -> Engine:
+        if isinstance(options.settings, ConnectionRequest):
+            _, settings = options.settings.resolve()
+            options = replace(options, settings=settings)
         return cls(options)
 
     async def answer(self, request: Any) -> EngineReading | MonitorView:
