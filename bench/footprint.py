@@ -15,14 +15,15 @@ paint is what any Textual TUI pays before its first row on this machine, beside 
 Clusters: the demo (`nexus-tui demo --no-tui`: live Nexus traffic on a few dozen
 partitions) and `Nk`: N,000 partitions in topics of 10, 200 of them with a group with commits
 (bench/snapshot.py's layout), e.g. 2k and 5k.
-kaskade (PyPI, 5.1.0) is installed into its own venv under ~/.cache/nexus-tui on first use.
+kaskade (PyPI, 5.1.0) is installed into its own venv under ~/.cache/nexus-tui on first use,
+and this checkout, as a wheel, into another (`installed_ours`), again at every run: both
+tools start as a user's installed copy does.
 
     .venv/bin/python bench/footprint.py [--runs 3] [--clusters demo,2k,5k] [--settle 30]
 """
 
 from __future__ import annotations
 
-import compileall
 import contextlib
 import os
 import random
@@ -42,6 +43,7 @@ from snapshot import PARTITIONS_PER_TOPIC, grow, topic_name
 
 KASKADE_VERSION = "5.1.0"
 KASKADE_VENV = Path.home() / ".cache" / "nexus-tui" / f"kaskade-{KASKADE_VERSION}"
+OURS_VENV = Path.home() / ".cache" / "nexus-tui" / "footprint-ours"
 SIZE = (160, 50)
 RSS_RATIO_TARGET = 1.3
 #: cluster -> a bound on our tree's RSS (MiB) besides the ratio (issue 14: 5,000 partitions)
@@ -61,15 +63,24 @@ def kaskade() -> Path:
     return exe
 
 
-def compile_bytecode() -> None:
-    """Our modules' bytecode, written once before the launches, as `pip install` writes it for
-    an installed package (kaskade's venv has its own from its install). This checkout is an
-    editable install: where PYTHONDONTWRITEBYTECODE is set (it is on some machines) every
-    launch would otherwise compile every module of ours again, in both of our processes."""
+def installed_ours() -> Path:
+    """This checkout's `nexus-tui`, installed as a user installs it (`pip install`, a wheel in
+    its own venv), as kaskade is: the repo's .venv is an editable install, whose import hook
+    (a .pth file run at every interpreter start) costs each of our two processes time that no
+    installed copy pays. The venv is kept; this checkout is installed into it again each run."""
     root = Path(__file__).resolve().parent.parent
-    for package in ("core", "nexus_tui"):
-        if not compileall.compile_dir(str(root / package), quiet=1):
-            raise RuntimeError(f"could not compile {package}")
+    pip = OURS_VENV / "bin" / "pip"
+    if not pip.exists():
+        log(f"creating {OURS_VENV} for this checkout's installed copy (once)")
+        subprocess.run([sys.executable, "-m", "venv", str(OURS_VENV)], check=True)
+    with tempfile.TemporaryDirectory() as built:
+        subprocess.run([str(pip), "wheel", "-q", "--no-deps", "-w", built, str(root)],
+                       check=True)
+        wheel = str(next(Path(built).glob("*.whl")))
+        subprocess.run([str(pip), "install", "-q", wheel], check=True)  # its dependencies
+        subprocess.run([str(pip), "install", "-q", "--no-deps", "--force-reinstall", wheel],
+                       check=True)  # this checkout, whatever version the venv had
+    return OURS_VENV / "bin" / "nexus-tui"
 
 
 def tree_rss_mib(pid: int) -> tuple[float, int]:
@@ -173,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     settle = 8.0 if args.quick else args.settle
     print_machine()
-    compile_bytecode()
+    ours_exe = installed_ours()
     exe = kaskade()
     # no configuration, as kaskade has none: a config file path that does not exist (the
     # user's own file, if any, is not read)
     config = Path(tempfile.mkdtemp()) / "config.toml"
-    ours_cmd = [str(Path(sys.executable).parent / "nexus-tui")]
+    ours_cmd = [str(ours_exe)]
     floor_script = str(Path(__file__).resolve().parent / "textual_floor.py")
     sides = ("ours", "kaskade") if args.no_floor else ("ours", "kaskade", "floor")
     failed = False
