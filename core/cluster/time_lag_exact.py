@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported where used: the results are unpickled where no client is
     from confluent_kafka import Consumer
 
-from core.config.settings import ConnectionSettings
+    from core.config.settings import ConnectionSettings
 
 RecordKey = tuple[str, int, int]
 """(topic, partition, committed offset)."""
@@ -92,6 +92,8 @@ class CommittedRecordTimes:
 
     def __init__(self, settings: ConnectionSettings | str, *, budget_s: float = 5.0,
                  chunk_partitions: int = CHUNK_PARTITIONS) -> None:
+        from core.config.settings import ConnectionSettings
+
         self.settings = ConnectionSettings.of(settings)
         self.budget_s = budget_s
         if chunk_partitions < 1:
