@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.config.request import key_values
 from core.errors import ConfigError
 from core.wire.partitioner import partition_for_key
 from core.wire.topic_names import (
@@ -119,13 +120,7 @@ def plural(n: int, word: str) -> str:
 
 def parse_config_pairs(pairs: Iterable[str]) -> dict[str, str]:
     """`--config K=V` options (a later one for the same key wins)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--config {pair!r} is not KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
+    return key_values(pairs, "--config", "KEY=VALUE")
 
 
 def parse_partition_offsets(specs: Iterable[str]) -> dict[int, int]:

@@ -9,6 +9,7 @@ config models) is not on the way to the first frame.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,15 +20,21 @@ if TYPE_CHECKING:
     from core.config.settings import ConnectionSettings
 
 
-def parse_properties(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`key=value` strings (the CLI's -X) to a dict, with a clear error for a malformed one."""
-    props: dict[str, str] = {}
+def key_values(pairs: Iterable[str], what: str, form: str = "key=value") -> dict[str, str]:
+    """`key=value` strings to a dict (a later one for the same key wins), with one clear line
+    for a malformed one: "<what> 'x' is not <form>"."""
+    out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"client property {pair!r} is not key=value")
-        props[key.strip()] = value.strip()
-    return props
+            raise ConfigError(f"{what} {pair!r} is not {form}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_properties(pairs: Iterable[str]) -> dict[str, str]:
+    """The CLI's -X `key=value` librdkafka properties."""
+    return key_values(pairs, "client property")
 
 
 @dataclass(frozen=True)
