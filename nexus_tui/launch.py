@@ -54,8 +54,11 @@ def launch_tui(bootstrap: str | None, context: str | None, properties: tuple[str
 
     known = AppOptions(context=_context_label(request), read_only=read_only,
                        refresh_interval_s=5.0 if refresh is None else refresh)
-    run_tui(source=source, options=known, configure=partial(configure, request, source,
-                                                            refresh))
+    try:
+        run_tui(source=source, options=known,
+                configure=partial(configure, request, source, refresh))
+    finally:  # the app ended before its engine took the child started for it
+        stop_early()
 
 
 def _context_label(request: ConnectionRequest, name: str | None = None) -> str:
