@@ -107,11 +107,6 @@ class LiveSource:
         assert self._settings is not None
         return self._settings
 
-    @property
-    def settled(self) -> bool:
-        """Whether `settings` is known without reading the configuration."""
-        return self._settings is not None
-
     def settle(self, settings: ConnectionSettings) -> None:
         """The request's settings, resolved: this process's, and those of every engine child
         started from now on."""
