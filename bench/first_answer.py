@@ -22,10 +22,11 @@ from common import broker, entry, log, parser, print_machine
 CHILD = """
 import asyncio, sys, time
 from core.cluster.admin import KafkaAdmin
+from core.config.request import parse_properties
 from core.config.settings import ConnectionSettings
 
-props = dict(p.split("=", 1) for p in sys.argv[2:])
-settings = ConnectionSettings(bootstrap=sys.argv[1], client_properties=props)
+settings = ConnectionSettings(bootstrap=sys.argv[1],
+                              client_properties=parse_properties(sys.argv[2:]))
 
 async def first() -> float:
     started = time.perf_counter()
