@@ -8,7 +8,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 #: public name -> the module that defines it. Imported on first use (PEP 562), so a command
-#: that only needs the admin client does not pay for aiokafka, pydantic and prometheus_client.
+#: that only needs the admin client does not pay for aiokafka and prometheus_client.
 _EXPORTS: dict[str, str] = {
     name: module
     for module, names in {
@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
         "core.messaging.requester": ("RequestResult", "Requester"),
         "core.messaging.retry": ("RetryPolicy",),
         "core.messaging.subscriber": ("DLQ_HEADERS", "HandlerContext", "KafkaSubscriber"),
+        "core.config.secret": ("Secret",),
         "core.config.settings": ("ConnectionSettings",),
     }.items()
     for name in names

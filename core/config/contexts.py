@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+import msgspec
 
-from core.config.settings import ConnectionFields, ConnectionSettings
+from core.config.secret import Secret
+from core.config.settings import CHOICES, CONNECTION_FIELDS, ConnectionFields, ConnectionSettings
 from core.errors import ConfigError
 
 #: the secrets a context may give as `<name>_env` or `<name>_file`, and what each is
@@ -51,68 +52,65 @@ def config_path() -> Path:
     return Path(base) / "nexus-tui" / "config.toml"
 
 
-class ContextConfig(ConnectionFields):
+class ContextConfig(ConnectionFields, frozen=True, kw_only=True):
     """One cluster: the connection's fields, plus each secret's `<name>_env` / `<name>_file`
-    forms (a plain model: only NexusSettings reads the environment, with its NEXUS_TUI_
-    prefix; an unrelated BOOTSTRAP or READ_ONLY env var must not leak in)."""
+    forms (only NexusSettings is read from the environment, with its NEXUS_TUI_ prefix; an
+    unrelated BOOTSTRAP or READ_ONLY env var must not leak in)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    sasl_password_env: str | None = Field(None, description="env var holding the password")
-    sasl_password_file: Path | None = Field(None, description="file holding the password")
+    #: the env var holding the password
+    sasl_password_env: str | None = None
+    #: the file holding the password
+    sasl_password_file: str | None = None
     ssl_key_password_env: str | None = None
-    ssl_key_password_file: Path | None = None
+    ssl_key_password_file: str | None = None
     sasl_oauthbearer_client_secret_env: str | None = None
-    sasl_oauthbearer_client_secret_file: Path | None = None
+    sasl_oauthbearer_client_secret_file: str | None = None
 
-    def _secret(self, name: str, what: str) -> SecretStr | None:
+    def secret(self, name: str, what: str) -> Secret | None:
         """The secret `name`: given inline, else from the env var `name_env`, else from the
         file `name_file`. Errors name the variable or file, never a value."""
         value = getattr(self, name)
         if value is not None:
             return value
         env: str | None = getattr(self, f"{name}_env")
-        path: Path | None = getattr(self, f"{name}_file")
+        path: str | None = getattr(self, f"{name}_file")
         if env:
             found = os.environ.get(env)
             if found is None:
                 raise ConfigError(f"env var {env} ({what}) is not set")
-            return SecretStr(found)
+            return Secret(found)
         if path:
             try:
-                return SecretStr(path.read_text().strip())
+                return Secret(Path(path).expanduser().read_text().strip())
             except OSError as exc:
-                raise ConfigError(f"cannot read the {what} file {path}: "
-                                  f"{exc.strerror}") from None
+                raise ConfigError(f"cannot read {path} ({what}): {exc.strerror}") from None
         return None
 
     def connection(self, **overrides: Any) -> ConnectionSettings:
         """The checked connection: this context's fields, each secret resolved from its
-        inline value, env var or file, then `overrides` (those not None)."""
-        data = self.model_dump(include=set(ConnectionFields.model_fields))
+        inline value, env var or file, then `overrides` (those not None). A bad combination
+        (e.g. oidc without a client id) is a ConfigError in one line, naming no value."""
+        data = {name: getattr(self, name) for name in CONNECTION_FIELDS}
         for name, what in SECRETS.items():
-            data[name] = self._secret(name, what)
+            data[name] = self.secret(name, what)
         data.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            return ConnectionSettings(**data)
-        except ValidationError as exc:  # e.g. oidc without a client id: one line, no values
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "context"
-            raise ConfigError(f"bad connection settings ({where}): {first['msg']}") from None
+        return ConnectionSettings(**data)
 
 
-class NexusSettings(BaseModel):
+class NexusSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a user can configure (read by `load_settings`)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    current_context: str | None = Field(None, description="context used when none is given")
-    contexts: dict[str, ContextConfig] = Field(default_factory=dict)
-    refresh_interval_s: float = Field(5.0, ge=0, description="auto-refresh period; 0 = manual")
-    keymap: dict[str, str] = Field(default_factory=dict, description="binding id -> keys")
-    reply_topic: str = Field("nexus-tui.replies.v1", description="where dispatch replies land")
-    audit_log: Path | None = Field(None, description="the audit log file (NEXUS_TUI_AUDIT_LOG; "
-                                   "default $XDG_STATE_HOME/nexus-tui/audit.jsonl)")
+    #: the context used when none is given
+    current_context: str | None = None
+    contexts: dict[str, ContextConfig] = {}
+    #: the auto-refresh period; 0 = manual
+    refresh_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    #: binding id -> keys
+    keymap: dict[str, str] = {}
+    #: where dispatch replies land
+    reply_topic: str = "nexus-tui.replies.v1"
+    #: the audit log file (NEXUS_TUI_AUDIT_LOG; default $XDG_STATE_HOME/nexus-tui/audit.jsonl)
+    audit_log: str | None = None
 
     def context(self, name: str | None = None) -> tuple[str, ContextConfig]:
         """The named context (or the current one); a clear error when it is unknown."""
@@ -125,33 +123,71 @@ class NexusSettings(BaseModel):
         return name, self.contexts[name]
 
 
-#: the prefix of the env vars that set NexusSettings' fields (any case, as pydantic-settings
-#: reads them; nested keys with `__`)
+#: the prefix of the env vars that set NexusSettings' fields (any case; nested keys with `__`)
 ENV_PREFIX = "NEXUS_TUI_"
 
 
 def configured() -> bool:
     """Whether anything is there to read: the config file, a `.env` file here, or an env var
     naming one of NexusSettings' fields. When nothing is, the settings are the defaults and
-    pydantic-settings is not even imported (every command and the TUI start pay less)."""
+    no file is opened."""
     if config_path().exists() or Path(".env").exists():
         return True
-    fields = tuple(ENV_PREFIX + name.upper() for name in NexusSettings.model_fields)
+    fields = tuple(ENV_PREFIX + name.upper() for name in NexusSettings.__struct_fields__)
     return any(key.upper().startswith(fields) for key in os.environ)
+
+
+def _secret_from_text(kind: type, value: Any) -> Any:
+    if kind is Secret and isinstance(value, str):
+        return Secret(value)
+    raise TypeError(f"Expected `str`, got `{type(value).__name__}`")  # msgspec adds where
+
+
+def _convert(data: Any, kind: type, where: str) -> Any:
+    """`data` converted to `kind`; a bad value is a ConfigError naming where it is
+    (contexts.prod.security_protocol) and what is wrong, never a secret's value."""
+    try:
+        return msgspec.convert(data, kind, strict=False, dec_hook=_secret_from_text)
+    except msgspec.ValidationError as exc:
+        message, _, path = str(exc).partition(" - at `")
+        at = path.rstrip("`").removeprefix("$")
+        if message.startswith("Object contains unknown field `"):
+            at, message = f"{at}.{message.split('`')[1]}", "unknown field"
+        choices = CHOICES.get(at.rpartition(".")[2])
+        if message.startswith("Invalid enum value") and choices:
+            message += ", not one of " + ", ".join(c for c in choices if c is not None)
+        at = f"{where}{at}".lstrip(".") or "the top level"
+        raise ConfigError(f"bad configuration at {at}: {message} ({config_path()})") from None
+
+
+def _tables(data: Any, where: str) -> Any:
+    """Each entry of a table converted on its own, so that an error names its key (msgspec
+    names a dict's keys `[...]`)."""
+    if not isinstance(data, dict):
+        return data  # not a table: msgspec says so
+    return {key: _convert(value, str, f"{where}.{key}") for key, value in data.items()}
+
+
+def settings_from(data: dict[str, Any]) -> NexusSettings:
+    """NexusSettings from the merged sources' data (`core/config/sources.py`)."""
+    data = dict(data)
+    if isinstance(data.get("keymap"), dict):
+        data["keymap"] = _tables(data["keymap"], "keymap")
+    if isinstance(data.get("contexts"), dict):
+        contexts = {}
+        for name, ctx in data["contexts"].items():
+            if isinstance(ctx, dict) and isinstance(ctx.get("client_properties"), dict):
+                props = _tables(ctx["client_properties"], f"contexts.{name}.client_properties")
+                ctx = {**ctx, "client_properties": props}
+            contexts[name] = _convert(ctx, ContextConfig, f"contexts.{name}")
+        data["contexts"] = contexts
+    return _convert(data, NexusSettings, "")
 
 
 def load_settings() -> NexusSettings:
     """The settings from, in order of precedence: NEXUS_TUI_ env vars, `.env`, the TOML file."""
     if not configured():
         return NexusSettings()
-    from core.config.sources import settings_from_sources
+    from core.config.sources import read_sources
 
-    try:
-        return settings_from_sources()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"bad configuration at {where}: {first['msg']} ({config_path()})") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read configuration {config_path()}: {exc}") from None
+    return settings_from(read_sources(config_path(), Path(".env")))

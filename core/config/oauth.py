@@ -18,8 +18,8 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from aiokafka.abc import AbstractTokenProvider
-from pydantic import SecretStr
 
+from core.config.secret import Secret
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class OidcTokens:
     shortly before they expire. librdkafka does the same grant itself (`method=oidc`); this
     one serves the aiokafka clients. The secret goes in the Authorization header only."""
 
-    def __init__(self, url: str, client_id: str, client_secret: SecretStr,
+    def __init__(self, url: str, client_id: str, client_secret: Secret,
                  scope: str | None = None, timeout_s: float = 10.0) -> None:
         self.url = url
         self.client_id = client_id

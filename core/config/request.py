@@ -1,10 +1,10 @@
 """A connection as the command line asks for it, before the configuration is read.
 
-`ConnectionRequest` is plain data (no pydantic): the TUI's process hands it to its engine child
-before either has read the configuration, and each process resolves it when it needs the
-settings. The child does so at once, to read the cluster's metadata for the first view; the UI
-does so once that view is painted, so that validating the configuration (pydantic and the
-config models) is not on the way to the first frame.
+`ConnectionRequest` is plain data: the TUI's process hands it to its engine child before either
+has read the configuration, and each process resolves it when it needs the settings. The child
+does so at once, to read the cluster's metadata for the first view; the UI does so once that
+view is painted, so that reading and checking the configuration is not on the way to the
+first frame.
 """
 
 from __future__ import annotations
@@ -69,4 +69,4 @@ class ConnectionRequest:
             "client_properties": props, "read_only": conn.read_only or self.read_only}
         if self.max_timeout_s is not None:
             update["request_timeout_s"] = min(conn.request_timeout_s, self.max_timeout_s)
-        return name, conn.model_copy(update=update)
+        return name, conn.replace(**update)

@@ -2,7 +2,12 @@
 
 `ConnectionSettings` holds what every client needs (bootstrap, security, raw client
 properties, read-only); it renders itself for confluent-kafka (librdkafka) and for aiokafka.
-Secrets are `SecretStr`: they never show in repr, logs or JSON.
+Secrets are `Secret`s: they never show in repr, logs or JSON.
+
+The models are msgspec Structs: the configuration is checked when it is converted into them
+(`core/config/contexts.py`), and code that builds one is checked by `__post_init__`. msgspec
+is already the wire codec and loads quickly; pydantic and its models were the largest part of
+the TUI engine's start before its first answer (BENCHMARKS.md §10).
 
 SASL/OAUTHBEARER comes in two forms (docs/SECURITY.md): OIDC client credentials
 (`sasl_oauthbearer_method="oidc"`: librdkafka fetches tokens itself; aiokafka clients get
@@ -13,11 +18,12 @@ signed by `aws-msk-iam-sasl-signer-python`, the optional `msk-iam` extra).
 from __future__ import annotations
 
 import ssl
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+import msgspec
 
 from core.config.request import parse_properties as parse_properties  # the -X syntax
+from core.config.secret import Secret
 from core.errors import ConfigError, ReadOnlyError
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -25,58 +31,84 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"
 OAuthMethod = Literal["default", "oidc"]
 
 
-class ConnectionFields(BaseModel):
+class ConnectionFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The fields of a connection to one Kafka cluster, unchecked: `ConnectionSettings` checks
     and uses them; a configured context (core/config/contexts.py) derives from them too."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
+    #: host:port[,host:port...]
+    bootstrap: str = "127.0.0.1:9092"
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: str | None = Field(None, description="CA certificate (PEM) file")
+    sasl_password: Secret | None = None
+    #: the CA certificate (PEM) file
+    ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
-    ssl_key_password: SecretStr | None = None
-    sasl_oauthbearer_method: OAuthMethod | None = Field(
-        None, description="oidc: OAuth client-credentials tokens from the token endpoint")
+    ssl_key_password: Secret | None = None
+    #: oidc: OAuth client-credentials tokens from the token endpoint
+    sasl_oauthbearer_method: OAuthMethod | None = None
     sasl_oauthbearer_token_endpoint_url: str | None = None
     sasl_oauthbearer_client_id: str | None = None
-    sasl_oauthbearer_client_secret: SecretStr | None = None
+    sasl_oauthbearer_client_secret: Secret | None = None
     sasl_oauthbearer_scope: str | None = None
-    sasl_oauthbearer_extensions: str | None = Field(
-        None, description="SASL extensions, key=value,key=value (e.g. logicalCluster=lkc-1)")
-    msk_iam_region: str | None = Field(
-        None, description="AWS region: authenticate to Amazon MSK with IAM (msk-iam extra)")
-    client_properties: dict[str, str] = Field(
-        default_factory=dict, description="raw librdkafka properties (-X key=value)"
-    )
-    read_only: bool = Field(False, description="refuse publish, dispatch and seek")
-    request_timeout_s: float = Field(10.0, description="bound on any one admin round trip")
+    #: SASL extensions, key=value,key=value (e.g. logicalCluster=lkc-1)
+    sasl_oauthbearer_extensions: str | None = None
+    #: an AWS region: authenticate to Amazon MSK with IAM (the msk-iam extra)
+    msk_iam_region: str | None = None
+    #: raw librdkafka properties (-X key=value)
+    client_properties: dict[str, str] = {}
+    #: refuse publish, dispatch, seek and every admin write
+    read_only: bool = False
+    #: the bound on any one admin round trip
+    request_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in SECRET_FIELDS:  # a secret given as text, as code builds one, is wrapped
+            if isinstance(value := getattr(self, name), str):
+                msgspec.structs.force_setattr(self, name, Secret(value))
 
 
-class ConnectionSettings(ConnectionFields):
+SECRET_FIELDS = ("sasl_password", "ssl_key_password", "sasl_oauthbearer_client_secret")
+#: the fields of a connection, by name (what a context hands on to its ConnectionSettings)
+CONNECTION_FIELDS: tuple[str, ...] = ConnectionFields.__struct_fields__
+
+#: the fields with a fixed set of values, and the values
+CHOICES: dict[str, tuple[str | None, ...]] = {"security_protocol": get_args(SecurityProtocol),
+            "sasl_mechanism": (None, *get_args(SaslMechanism)),
+            "sasl_oauthbearer_method": (None, *get_args(OAuthMethod))}
+
+
+class ConnectionSettings(ConnectionFields, frozen=True, kw_only=True):
     """How to reach one Kafka cluster: the fields, checked, frozen, rendered for each client."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    @model_validator(mode="after")
-    def _check_oauth(self) -> ConnectionSettings:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"bad connection settings: {name} is "
+                                  f"{getattr(self, name)!r}, not one of "
+                                  + ", ".join(str(c) for c in choices if c is not None))
+        if self.request_timeout_s <= 0:
+            raise ConfigError("bad connection settings: request_timeout_s must be > 0, not "
+                              f"{self.request_timeout_s}")
         if self.msk_iam_region is not None:
             if self.sasl_mechanism not in (None, "OAUTHBEARER"):
-                raise ValueError("msk_iam_region authenticates with OAUTHBEARER, not "
-                                 f"{self.sasl_mechanism}")
+                raise ConfigError("bad connection settings: msk_iam_region authenticates with "
+                                  f"OAUTHBEARER, not {self.sasl_mechanism}")
             if self.sasl_oauthbearer_method == "oidc":
-                raise ValueError("use msk_iam_region or sasl_oauthbearer_method=oidc, not both")
+                raise ConfigError("bad connection settings: use msk_iam_region or "
+                                  "sasl_oauthbearer_method=oidc, not both")
         if self.sasl_oauthbearer_method == "oidc":
             missing = [name for name in ("token_endpoint_url", "client_id", "client_secret")
                        if getattr(self, f"sasl_oauthbearer_{name}") is None]
             if missing:
-                raise ValueError("sasl_oauthbearer_method=oidc needs "
-                                 + ", ".join(f"sasl_oauthbearer_{m}" for m in missing))
-        return self
+                raise ConfigError("bad connection settings: sasl_oauthbearer_method=oidc needs "
+                                  + ", ".join(f"sasl_oauthbearer_{m}" for m in missing))
+
+    def replace(self, **changes: Any) -> ConnectionSettings:
+        """A copy with `changes` applied, checked again."""
+        return msgspec.structs.replace(self, **changes)
 
     @property
     def oauthbearer(self) -> bool:
@@ -89,7 +121,7 @@ class ConnectionSettings(ConnectionFields):
         """Settings from a bootstrap string ("h:9092,h2:9092"), a list of "host:port" (as
         aiokafka and kafka-python take them) or settings; anything else is a ConfigError."""
         if isinstance(brokers, ConnectionSettings):
-            return brokers.model_copy(update=kw) if kw else brokers
+            return brokers.replace(**kw) if kw else brokers
         if isinstance(brokers, list | tuple):
             if not all(isinstance(b, str) and b.strip() and "," not in b for b in brokers):
                 raise ConfigError(f"bootstrap servers must be \"host:port\" strings, got "

@@ -37,8 +37,8 @@ def targets_from(contexts: tuple[str, ...], all_contexts: bool, bootstraps: tupl
         _, ctx = settings.context(name)  # ConfigError for an unknown one
         conn = ctx.connection(request_timeout_s=timeout_s)
         props = {**conn.client_properties, **parse_properties(properties)}
-        targets.append(ClusterTarget(name, conn.model_copy(
-            update={"client_properties": props, "read_only": True})))
+        targets.append(ClusterTarget(name, conn.replace(client_properties=props,
+                                                        read_only=True)))
     for bootstrap in bootstraps:
         conn = connection_from(bootstrap, None, properties, True, timeout_s)
         targets.append(ClusterTarget(conn.bootstrap, conn))
