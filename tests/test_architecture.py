@@ -111,9 +111,9 @@ def _loaded_after(*modules: str) -> set[str]:
 @pytest.mark.parametrize(("modules", "absent"), [
     (["core"], UI | CLIENTS),
     ([f"core.health.{p.stem}" for p in sorted((CORE / "health").glob("*.py"))],
-     UI | CLIENTS | {"pydantic"}),
+     UI | CLIENTS),
     ([f"core.wire.{p.stem}" for p in sorted((CORE / "wire").glob("*.py"))],
-     UI | CLIENTS | {"pydantic"}),
+     UI | CLIENTS),
     (["core.config.settings", "core.config.contexts"], UI | CLIENTS),
     (["core.engine.process", "core.cluster.admin"], UI),
 ], ids=["core", "core.health", "core.wire", "core.config", "core.engine"])

@@ -49,8 +49,12 @@ def test_three_brokers_and_a_replicated_topic(kafka3, unique):
     deadline = time.monotonic() + 30
     while True:  # ISR fills as followers catch up: wait on the condition
         parts = admin.list_topics(unique, timeout=10).topics[unique].partitions
-        if all(len(p.isrs) == 3 for p in parts.values()) or time.monotonic() > deadline:
+        # this client may ask a broker whose metadata does not have the topic's partitions yet
+        # (create_topic waited on another one's): no partitions is not "every ISR full"
+        full = len(parts) == 3 and all(len(p.isrs) == 3 for p in parts.values())
+        if full or time.monotonic() > deadline:
             break
+        time.sleep(0.1)  # the poll interval
     assert len(parts) == 3
     for p in parts.values():
         assert sorted(p.replicas) == [1, 2, 3]

@@ -75,8 +75,8 @@ async def test_topics_show_before_the_first_refresh_answers(kafka, unique):
 def test_the_ui_process_imports_no_kafka_client_and_no_config_models_for_its_first_views():
     """What the TUI's process imports to start its engine, show its first views and read the
     engine's answers brings neither confluent-kafka nor aiokafka (the engine child does the
-    Kafka work; dispatch, messages and seek bring theirs when opened), nor pydantic: the
-    configuration is read once the first view is painted (nexus_tui/launch.py)."""
+    Kafka work; dispatch, messages and seek bring theirs when opened), nor the configuration's
+    models and readers: it is read once the first view is painted (nexus_tui/launch.py)."""
     script = (
         "import pickle, sys\n"
         "import nexus_tui.cli, nexus_tui.launch, nexus_tui.app, nexus_tui.source\n"
@@ -97,7 +97,8 @@ def test_the_ui_process_imports_no_kafka_client_and_no_config_models_for_its_fir
         "view = LagTracker().observe(ClusterSnapshot('c', None, (), {}, {}, 0.0), 0.0)\n"
         "pickle.loads(pickle.dumps(view))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('confluent_kafka', 'aiokafka', 'pydantic', 'pydantic_core', 'pydantic_settings')))\n"
+        "('confluent_kafka', 'aiokafka', 'dotenv', 'tomllib') or m in "
+        "('core.config.settings', 'core.config.contexts', 'core.config.sources')))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
