@@ -373,7 +373,10 @@ class NexusApp(App):
         if self.pulse is None and preview is not None and self._previewed is not self.source:
             self._previewed = self.source
             try:
-                self.post_message(Previewed(await preview()))
+                got = await preview()
+                if self.pulse is None:  # a view mounted from now on shows it as it resumes
+                    self.preview = got
+                self.post_message(Previewed(got))
             except Exception as exc:  # never a traceback on screen: shown as the banner
                 if not isinstance(exc, NexusError):
                     log.error("preview failed", exc_info=exc)

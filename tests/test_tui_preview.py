@@ -13,9 +13,10 @@ from textual import events
 
 import nexus_tui.app
 from core.config.settings import ConnectionSettings
-from nexus_tui.app import AppOptions, NexusApp
+from nexus_tui.app import AppOptions, NexusApp, Previewed
 from nexus_tui.coreloop import CoreLoop
-from nexus_tui.source import LiveSource, Pulse
+from nexus_tui.recorded import recorded_pulses
+from nexus_tui.source import LiveSource, Pulse, RecordedSource
 from nexus_tui.widgets import KeyedTable
 from tests.app_helpers import ROOT, wait_on
 from tests.kafka_helpers import create_topic, produce_counts
@@ -167,3 +168,42 @@ async def test_a_remapped_view_key_typed_ahead_opens_its_view():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.current_mode == "groups"
+
+
+class PreviewFirstSource(RecordedSource):
+    """A preview that answers at once, a first refresh held until the test lets it through:
+    the rows on screen can only be the preview's."""
+
+    def __init__(self) -> None:
+        super().__init__(recorded_pulses(2))
+        self.release = asyncio.Event()
+
+    async def preview(self) -> Pulse:
+        return self.pulse
+
+    async def refresh(self) -> Pulse:
+        await self.release.wait()
+        return await super().refresh()
+
+
+async def test_a_preview_in_before_the_first_view_is_in_that_view_s_first_rows(monkeypatch):
+    """The engine answers the preview while the UI still starts (nexus_tui/launch.py): the
+    first view is built with its rows, not painted empty and filled a frame later when the
+    Previewed message is handled."""
+    rows_when_handled: list[int] = []
+    on_previewed = NexusApp.on_previewed
+
+    def spy(self: NexusApp, message: Previewed) -> None:
+        rows_when_handled.append(self.screen.query_one(KeyedTable).row_count)
+        on_previewed(self, message)
+
+    monkeypatch.setattr(NexusApp, "on_previewed", spy)
+    source = PreviewFirstSource()
+    app = TypedAheadApp(source, AppOptions(context="recorded", refresh_interval_s=0),
+                        keys=("2",))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_on(pilot, lambda: rows_when_handled != [], 10, "the preview handled")
+        assert app.current_mode == "topics" and app.refresh_count == 0
+        assert rows_when_handled[0] == len(source.pulse.view.topics) > 0, rows_when_handled
+        source.release.set()
+        await wait_on(pilot, lambda: app.refresh_count == 1, 10, "the first refresh")
