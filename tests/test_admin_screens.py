@@ -5,6 +5,9 @@ log and `:audit`; nothing of it in read-only mode."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from textual.widgets import Button, Input, Select, Static
 
@@ -103,8 +106,15 @@ async def confirm_and_apply(pilot, app: NexusApp, word: str | None) -> str:
         assert apply.disabled
         screen.query_one("#admin-confirm", Input).value = word
     await wait_on(pilot, lambda: not apply.disabled, 5, "Apply enabled")
-    await pilot.click("#admin-apply")
-    await wait_on(pilot, lambda: text(app, "#admin-result") != "", 30, "the result")
+    assert await pilot.click("#admin-apply"), "the click meant for Apply landed elsewhere"
+    try:
+        await wait_on(pilot, lambda: text(app, "#admin-result") != "", 30, "the result")
+    except AssertionError as exc:  # say where it stopped (it did once, in a CI run)
+        audit = Path(os.environ.get("NEXUS_TUI_AUDIT_LOG", "/nonexistent"))
+        workers = [(w.name, w.state.name, repr(w.error)) for w in app.workers]
+        raise AssertionError(
+            f"{exc}; state {text(app, '#admin-state')!r}; workers {workers}; audit log "
+            f"{audit.read_text() if audit.exists() else 'not written'!r}") from None
     return text(app, "#admin-result")
 
 
