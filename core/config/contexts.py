@@ -32,7 +32,13 @@ from typing import Annotated, Any
 import msgspec
 
 from core.config.secret import Secret
-from core.config.settings import CHOICES, CONNECTION_FIELDS, ConnectionFields, ConnectionSettings
+from core.config.settings import (
+    CHOICES,
+    CONNECTION_FIELDS,
+    ConnectionFields,
+    ConnectionSettings,
+    one_of,
+)
 from core.errors import ConfigError
 
 #: the secrets a context may give as `<name>_env` or `<name>_file`, and what each is
@@ -153,9 +159,9 @@ def _convert(data: Any, kind: type, where: str) -> Any:
         at = path.rstrip("`").removeprefix("$")
         if message.startswith("Object contains unknown field `"):
             at, message = f"{at}.{message.split('`')[1]}", "unknown field"
-        choices = CHOICES.get(at.rpartition(".")[2])
-        if message.startswith("Invalid enum value") and choices:
-            message += ", not one of " + ", ".join(c for c in choices if c is not None)
+        field = at.rpartition(".")[2]
+        if message.startswith("Invalid enum value") and field in CHOICES:
+            message += f", not {one_of(field)}"
         at = f"{where}{at}".lstrip(".") or "the top level"
         raise ConfigError(f"bad configuration at {at}: {message} ({config_path()})") from None
 

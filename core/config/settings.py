@@ -79,6 +79,11 @@ CHOICES: dict[str, tuple[str | None, ...]] = {"security_protocol": get_args(Secu
             "sasl_oauthbearer_method": (None, *get_args(OAuthMethod))}
 
 
+def one_of(name: str) -> str:
+    """The values field `name` may take, for an error message."""
+    return "one of " + ", ".join(str(c) for c in CHOICES[name] if c is not None)
+
+
 class ConnectionSettings(ConnectionFields, frozen=True, kw_only=True):
     """How to reach one Kafka cluster: the fields, checked, frozen, rendered for each client."""
 
@@ -87,8 +92,7 @@ class ConnectionSettings(ConnectionFields, frozen=True, kw_only=True):
         for name, choices in CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ConfigError(f"bad connection settings: {name} is "
-                                  f"{getattr(self, name)!r}, not one of "
-                                  + ", ".join(str(c) for c in choices if c is not None))
+                                  f"{getattr(self, name)!r}, not {one_of(name)}")
         if self.request_timeout_s <= 0:
             raise ConfigError("bad connection settings: request_timeout_s must be > 0, not "
                               f"{self.request_timeout_s}")

@@ -9,7 +9,7 @@ import sys
 import click
 
 from core.config.contexts import load_settings
-from core.config.request import parse_properties
+from core.config.request import ConnectionRequest
 from core.errors import ConfigError
 from core.exporter import ClusterTarget, Exporter, FamilyOptions, MetricsServer
 from nexus_tui.cli.connection import connection_from, run
@@ -33,19 +33,16 @@ def targets_from(contexts: tuple[str, ...], all_contexts: bool, bootstraps: tupl
         if not settings.contexts:
             raise ConfigError("--all-contexts: no contexts configured")
     targets = []
-    for name in names:
-        _, ctx = settings.context(name)  # ConfigError for an unknown one
-        conn = ctx.connection(request_timeout_s=timeout_s)
-        props = {**conn.client_properties, **parse_properties(properties)}
-        targets.append(ClusterTarget(name, conn.replace(client_properties=props,
-                                                        read_only=True)))
+    for name in names:  # ConfigError for an unknown one
+        _, conn = ConnectionRequest(None, name, properties, True, timeout_s).resolve(settings)
+        targets.append(ClusterTarget(name, conn))
     for bootstrap in bootstraps:
-        conn = connection_from(bootstrap, None, properties, True, timeout_s)
+        conn = connection_from(bootstrap, None, properties, True, timeout_s, settings)
         targets.append(ClusterTarget(conn.bootstrap, conn))
     if not targets:
         name, _ = settings.context(None)
         targets.append(ClusterTarget(name, connection_from(None, None, properties, True,
-                                                           timeout_s)))
+                                                           timeout_s, settings)))
     seen: set[str] = set()
     for t in targets:
         if t.name in seen:
