@@ -9,10 +9,10 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from msgspec import Struct, field
 from textual import events, work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
@@ -62,8 +62,7 @@ def is_main_view(screen: object) -> bool:
     return (type(screen).__module__, type(screen).__name__) in VIEWS.values()
 
 
-@dataclass
-class AppOptions:
+class AppOptions(Struct):
     context: str = "default"
     refresh_interval_s: float = 5.0
     read_only: bool = False

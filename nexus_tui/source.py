@@ -17,8 +17,9 @@ import asyncio
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from msgspec import Struct, field
 
 from core.config.request import ConnectionRequest
 from core.engine.monitor import MonitorView
@@ -33,8 +34,7 @@ if TYPE_CHECKING:
 C = TypeVar("C", bound="Changes")
 
 
-@dataclass(frozen=True)
-class Pulse:
+class Pulse(Struct, frozen=True):
     """One refresh: the monitor's view plus Nexus traffic figures (when watched)."""
 
     view: MonitorView

@@ -330,7 +330,7 @@ def test_a_problem_line_says_the_groups_figure():
 def test_the_dead_letter_problem_names_its_window_as_a_duration():
     """The window of a topic's traffic reads as every other duration ("15 s", "2 min 5 s"),
     not as the float it was measured as."""
-    import dataclasses
+    from msgspec import structs
 
     from core.cluster.snapshot import ClusterSnapshot
     from core.engine.monitor import LagTracker
@@ -338,7 +338,7 @@ def test_the_dead_letter_problem_names_its_window_as_a_duration():
     from core.traffic.window import TopicTraffic
 
     view = LagTracker().observe(ClusterSnapshot("c", 1, (), {}, {}, 0.0), 1000.0)
-    zero = {f.name: 0 for f in dataclasses.fields(TopicTraffic)}
+    zero = {f.name: 0 for f in structs.fields(TopicTraffic)}
     traffic = [TopicTraffic(**zero | {"topic": f"t{i}.dlq", "role": "dlq", "window_s": w,
                                       "dead_letters": 13, "error_pct": None})
                for i, w in enumerate((14.7249, 125.2))]

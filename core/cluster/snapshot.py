@@ -5,7 +5,8 @@ read by the lag, distribution and UI code. Pure data: no I/O here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from core.health.lag import GroupLag, PartitionLag, partition_lag, summarize_group
 
@@ -13,8 +14,7 @@ from core.health.lag import GroupLag, PartitionLag, partition_lag, summarize_gro
 TOPIC_CONFIGS = ("retention.ms", "retention.bytes", "cleanup.policy", "min.insync.replicas")
 
 
-@dataclass(frozen=True, slots=True)
-class Broker:
+class Broker(Struct, frozen=True):
     id: int
     host: str
     port: int
@@ -25,8 +25,7 @@ class Broker:
         return f"{self.host}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionInfo:
+class PartitionInfo(Struct, frozen=True):
     topic: str
     partition: int
     leader: int  # -1 when offline
@@ -51,8 +50,7 @@ class PartitionInfo:
         return max(0, self.log_end - self.log_start)
 
 
-@dataclass(frozen=True, slots=True)
-class TopicInfo:
+class TopicInfo(Struct, frozen=True):
     name: str
     partitions: tuple[PartitionInfo, ...]
     internal: bool = False
@@ -79,8 +77,7 @@ class TopicInfo:
         return sum(1 for p in self.partitions if p.offline)
 
 
-@dataclass(frozen=True, slots=True)
-class GroupMember:
+class GroupMember(Struct, frozen=True):
     member_id: str
     client_id: str
     host: str
@@ -88,8 +85,7 @@ class GroupMember:
     group_instance_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GroupInfo:
+class GroupInfo(Struct, frozen=True):
     group_id: str
     state: str  # Stable, Empty, Dead, PreparingRebalance, CompletingRebalance, Assigning, ...
     protocol: str = ""  # assignor (range, roundrobin, uniform, ...)
@@ -115,8 +111,7 @@ class GroupInfo:
         return None
 
 
-@dataclass(frozen=True)
-class ClusterSnapshot:
+class ClusterSnapshot(Struct, frozen=True):
     cluster_id: str
     controller: int | None
     brokers: tuple[Broker, ...]
@@ -178,13 +173,3 @@ class ClusterSnapshot:
     def group_lag(self, group_id: str) -> GroupLag:
         return summarize_group(group_id, self.partition_lags(group_id))
 
-
-def _as_constructed(self: object) -> tuple[type, tuple[object, ...]]:
-    """Pickled as its constructor's arguments. A slotted dataclass's own pickling calls
-    `dataclasses.fields()` for every object it unpickles, which made most of the time the UI
-    process spent unpickling the engine's answer (thousands of partitions)."""
-    return type(self), tuple(getattr(self, name) for name in self.__dataclass_fields__)  # type: ignore[attr-defined]
-
-
-for _cls in (Broker, PartitionInfo, TopicInfo, GroupMember, GroupInfo):
-    _cls.__reduce__ = _as_constructed  # type: ignore[method-assign,assignment]

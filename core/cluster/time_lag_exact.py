@@ -30,8 +30,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 if TYPE_CHECKING:  # imported where used: the results are unpickled where no client is
     from confluent_kafka import Consumer
@@ -53,8 +54,7 @@ CHUNK_PARTITIONS = 5000
 TIMESTAMP_READER_GROUP = "nexus-tui-timestamp-reader"
 
 
-@dataclass(frozen=True, slots=True)
-class CommittedRecord:
+class CommittedRecord(Struct, frozen=True):
     """The record found at (or, when that one is gone, just after) a committed offset."""
 
     offset: int
@@ -62,8 +62,7 @@ class CommittedRecord:
     exact: bool  # the record read is the one at the committed offset
 
 
-@dataclass(frozen=True, slots=True)
-class ExactTimeLag:
+class ExactTimeLag(Struct, frozen=True):
     """Seconds behind, and whether the figure is only a lower bound."""
 
     seconds: float

@@ -10,8 +10,9 @@ first frame.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from core.errors import ConfigError
 
@@ -37,8 +38,7 @@ def parse_properties(pairs: Iterable[str]) -> dict[str, str]:
     return key_values(pairs, "client property")
 
 
-@dataclass(frozen=True)
-class ConnectionRequest:
+class ConnectionRequest(Struct, frozen=True):
     """The connection options as given: a context (else the configured current one), then
     -b, -X, --read-only and --timeout on top of it."""
 

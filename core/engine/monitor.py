@@ -11,8 +11,9 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from msgspec import Struct, field
 
 from core.cluster.snapshot import ClusterSnapshot, TopicInfo
 from core.cluster.time_lag_exact import (
@@ -90,8 +91,7 @@ class PartitionHealth(NamedTuple):
                                 self.verdict_committed, self.verdict_lag)
 
 
-@dataclass(frozen=True)
-class GroupHealth:
+class GroupHealth(Struct, frozen=True):
     group_id: str
     state: str
     members: int
@@ -121,8 +121,7 @@ class GroupHealth:
         return tuple(map(PartitionHealth._make, self.partition_rows))
 
 
-@dataclass(frozen=True)
-class TopicHealth:
+class TopicHealth(Struct, frozen=True):
     info: TopicInfo
     msgs_per_s: float | None
     partition_rates: dict[int, float | None]
@@ -131,8 +130,7 @@ class TopicHealth:
     max_lag: int | None
 
 
-@dataclass(frozen=True)
-class MonitorView:
+class MonitorView(Struct, frozen=True):
     snapshot: ClusterSnapshot
     groups: dict[str, GroupHealth]
     topics: dict[str, TopicHealth]
@@ -146,8 +144,7 @@ class MonitorView:
         return counts
 
 
-@dataclass
-class LagTracker:
+class LagTracker(Struct):
     """Histories between refreshes plus the pure derivation of the view."""
 
     history: LagHistory = field(default_factory=LagHistory)

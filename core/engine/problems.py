@@ -8,8 +8,9 @@ seen meanwhile; `nexus-tui health` prints it and takes its exit code from the wo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import IntEnum
+
+from msgspec import Struct
 
 from core.cluster.time_lag_exact import CommittedRecord, ExactTimeLag, RecordKey, time_lag_of
 from core.engine.columns import FIELDS
@@ -26,8 +27,7 @@ class Severity(IntEnum):
     ERR = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(Struct, frozen=True):
     severity: Severity
     kind: str  # group, topic, broker, traffic
     subject: str  # the group, topic or broker it is about
@@ -37,8 +37,7 @@ class Problem:
         return f"{self.severity.name:<4} {self.kind} {self.subject}: {self.reason}"
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(Struct, frozen=True):
     max_time_lag_s: float | None = None
     max_error_ratio: float | None = None
 

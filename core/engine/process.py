@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from core.config.request import ConnectionRequest
 from core.engine import ENGINE_MODULE
@@ -62,8 +64,7 @@ async def within_deadline(work: Awaitable[T], seconds: float, what: str) -> T:
         raise NexusError(f"{what} took longer than {seconds:g} s") from None
 
 
-@dataclass(frozen=True)
-class TrafficReadings:
+class TrafficReadings(Struct, frozen=True):
     """One reading of the watcher: per-topic figures and the recent failures it saw."""
 
     stats: dict[str, TopicTraffic] = field(default_factory=dict)
@@ -71,8 +72,7 @@ class TrafficReadings:
     recent_dead_letters: tuple[DeadLetter, ...] = ()
 
 
-@dataclass(frozen=True)
-class EngineReading:
+class EngineReading(Struct, frozen=True):
     """What one refresh brings back: the monitor's view, the traffic figures, and how long
     the child's parts took (snapshot_s, observe_s: ClusterMonitor.timings)."""
 
@@ -81,8 +81,7 @@ class EngineReading:
     timings: dict[str, float]
 
 
-@dataclass(frozen=True)
-class EngineOptions:
+class EngineOptions(Struct, frozen=True):
     """The engine's set-up, its first message: the connection (settings, or a request the
     child resolves itself: `ConnectionRequest`), the monitor's options (`ClusterMonitor`
     keywords), whether to watch every Nexus topic of the view, the watcher's options."""

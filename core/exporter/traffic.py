@@ -23,10 +23,10 @@ bucket count is exact; its sum is the exact sum of the latencies.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Iterable
 
+from msgspec import structs
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -75,13 +75,12 @@ SERIES = (*(f"{name}_total" for name, _, _ in _COUNTERS), "nexus_traffic_dead_le
 def _added(a: TopicTotals, b: TopicTotals) -> TopicTotals:
     """Two watchers' totals of one topic, summed."""
     counts = {f.name: getattr(a, f.name) + getattr(b, f.name)
-              for f in dataclasses.fields(TopicTotals)
-              if f.type in ("int", int)}
+              for f in structs.fields(TopicTotals) if f.type is int}
     latency = dict(a.latency)
     for bucket, n in b.latency.items():
         latency[bucket] = latency.get(bucket, 0) + n
-    return dataclasses.replace(b, **counts, latency=latency,
-                               latency_sum_ms=a.latency_sum_ms + b.latency_sum_ms)
+    return structs.replace(b, **counts, latency=latency,
+                           latency_sum_ms=a.latency_sum_ms + b.latency_sum_ms)
 
 
 class ClusterTraffic:

@@ -37,9 +37,10 @@ consumer that commits rarely looks stalled.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from itertools import pairwise
+
+from msgspec import Struct
 
 from core.health.lag import LagSample
 from core.health.units import fmt_duration
@@ -88,8 +89,7 @@ class GroupStatus(Enum):
     UNKNOWN = "UNKNOWN"
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionVerdict:
+class PartitionVerdict(Struct, frozen=True):
     """A partition's status, the reason in words, and its latest committed offset and lag."""
 
     status: PartitionStatus
@@ -98,8 +98,7 @@ class PartitionVerdict:
     lag: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GroupVerdict:
+class GroupVerdict(Struct, frozen=True):
     """A group's status, the reason in words, and every partition's verdict, worst first."""
 
     group: str
@@ -129,8 +128,7 @@ def _normalize(samples: Sequence[LagSample], window: int) -> list[LagSample]:
     return ordered[-window:]
 
 
-@dataclass(frozen=True, slots=True)
-class _Run:
+class _Run(Struct, frozen=True):
     """The trailing run of samples that have a committed offset, as parallel lists."""
 
     ts: list[float]

@@ -14,11 +14,11 @@ lag (KMinion v1 showed 0 that way). tests/test_lag_vs_kafka.py states each diffe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 
-@dataclass(frozen=True, slots=True)
-class LagSample:
+class LagSample(Struct, frozen=True):
     """One observation of a group's position on a partition, taken at wall time ``t``.
 
     ``committed`` is ``None`` while the group has no committed offset on the partition.
@@ -55,8 +55,7 @@ def normalize_committed(committed: int | None) -> int | None:
     return committed
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
+class PartitionLag(Struct, frozen=True):
     """One row of ``group describe``: a group's position and lag on one partition.
 
     ``data_loss`` is true when the commit is below the log start: the records between the
@@ -116,8 +115,7 @@ def partition_lag(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TopicLag:
+class TopicLag(Struct, frozen=True):
     """A group's lag on one topic. Totals are ``None`` when no partition has a commit."""
 
     topic: str
@@ -131,8 +129,7 @@ class TopicLag:
         return len(self.partitions)
 
 
-@dataclass(frozen=True, slots=True)
-class GroupLag:
+class GroupLag(Struct, frozen=True):
     """A group's lag summed over everything it consumes, with per-topic breakdown.
 
     ``topics`` are sorted by name, ``partitions`` by (topic, partition). Partitions never

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal, NamedTuple
+
+from msgspec import Struct
 
 SkewLevel = Literal["ok", "high", "severe"]
 
@@ -22,8 +23,7 @@ HOT_FACTOR = 2.0
 """A partition at or above ``HOT_FACTOR * mean`` is hot."""
 
 
-@dataclass(frozen=True, slots=True)
-class Skew:
+class Skew(Struct, frozen=True):
     """Distribution skew of one topic; ``hot_partitions`` are partition ids, ascending."""
 
     cv: float
@@ -31,10 +31,6 @@ class Skew:
     hot_partitions: tuple[int, ...]
     level: SkewLevel
 
-    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        # as its constructor's arguments: a slotted dataclass's own unpickling calls
-        # dataclasses.fields() per object (one Skew per topic in the engine's answer)
-        return Skew, (self.cv, self.max_over_mean, self.hot_partitions, self.level)
 
 
 def _as_items(counts: Sequence[float] | Mapping[int, float]) -> list[tuple[int, float]]:

@@ -26,9 +26,10 @@ import math
 from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import Enum
 from itertools import pairwise
+
+from msgspec import Struct
 
 from core.health.lag import LagSample, normalize_committed
 
@@ -45,8 +46,7 @@ class TimeLagKind(Enum):
     LOWER_BOUND = "lower_bound"
 
 
-@dataclass(frozen=True, slots=True)
-class TimeLag:
+class TimeLag(Struct, frozen=True):
     """A lag in seconds, and whether it is measured or only estimated."""
 
     seconds: float
@@ -58,8 +58,7 @@ class TimeLag:
         return self.kind in (TimeLagKind.EXTRAPOLATED, TimeLagKind.LOWER_BOUND)
 
 
-@dataclass(frozen=True, slots=True)
-class TimeLookup:
+class TimeLookup(Struct, frozen=True):
     """The wall time at which the log end passed an offset, and how it was found."""
 
     t: float

@@ -54,8 +54,10 @@ from __future__ import annotations
 import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from core.errors import ConfigError
 from core.wire.topic_names import DEAD_LETTER_SUFFIX
@@ -156,8 +158,7 @@ class TopicRole(StrEnum):
     """A `.dlq` topic: counted from end offsets, never consumed."""
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorReply:
+class ErrorReply(Struct, frozen=True):
     """One error reply seen, for the UI's list of recent failures."""
 
     created_at_ns: int
@@ -170,8 +171,7 @@ class ErrorReply:
     error: str
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(Struct, frozen=True):
     """One dead-lettered record read from the tail of a `.dlq` topic."""
 
     topic: str
@@ -187,8 +187,7 @@ class DeadLetter:
     envelope_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TopicTraffic:
+class TopicTraffic(Struct, frozen=True):
     """Traffic of one topic (or of all, topic "*") over the window, as of one reading."""
 
     topic: str
@@ -220,8 +219,7 @@ class TopicTraffic:
     dlq_inflow_per_s: float
 
 
-@dataclass(frozen=True, slots=True)
-class TopicTotals:
+class TopicTotals(Struct, frozen=True):
     """Counts of one topic since it was first tracked: they never go down (counters)."""
 
     topic: str
@@ -247,8 +245,7 @@ class TopicTotals:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Counts:
+class _Counts(Struct):
     """Summed counters and latency histogram of a span of seconds."""
 
     counters: list[int]
@@ -326,15 +323,13 @@ class _TopicRing:
         return sum(len(h) for h in self._latency if h)
 
 
-@dataclass(slots=True)
-class _Pending:
+class _Pending(Struct):
     topic: str
     seen_at: float
     created_at_ns: int
 
 
-@dataclass(slots=True)
-class _EarlyReply:
+class _EarlyReply(Struct):
     """A reply read before its request: requests and replies are on different topics, read
     in whatever order their partitions' fetches come back."""
 

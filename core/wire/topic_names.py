@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
+from msgspec.structs import force_setattr
 
 from core.errors import NexusError
 
@@ -110,8 +112,7 @@ def _to_kind(value: object) -> TopicKind | None:
     raise TopicNameError(f"topic type {value!r} is not one of cmd, evt, res")
 
 
-@dataclass(frozen=True, slots=True)
-class TopicName:
+class TopicName(Struct, frozen=True):
     """A parsed Nexus topic name; `str(topic)` builds it back (as Go's Topic.String)."""
 
     team: str
@@ -124,10 +125,10 @@ class TopicName:
         _check_segment("team", self.team)
         _check_segment("domain", self.domain)
         if self.purpose == "":
-            object.__setattr__(self, "purpose", None)
+            force_setattr(self, "purpose", None)
         if self.purpose is not None:
             _check_segment("purpose", self.purpose)
-        object.__setattr__(self, "kind", _to_kind(self.kind))
+        force_setattr(self, "kind", _to_kind(self.kind))
         if not isinstance(self.version, int) or isinstance(self.version, bool):
             raise TopicNameError(f"topic version must be an integer, got {self.version!r}")
         if self.version <= 0:

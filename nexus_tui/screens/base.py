@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from msgspec import Struct
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from nexus_tui.app import NexusApp
 
 
-@dataclass(frozen=True)
-class ConnState:
+class ConnState(Struct, frozen=True):
     context: str
     bootstrap: str
     read_only: bool
