@@ -1,3 +1,3 @@
-from nexus_tui.cli import main
+from nexus_tui.entry import main
 
 main()

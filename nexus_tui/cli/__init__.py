@@ -56,19 +56,26 @@ class NexusGroup(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except NexusError as exc:
-            with ctx:
-                fail(str(exc))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except Exception as exc:  # a bug of ours: keep the traceback out of the user's face
-            log = _crash_log()
-            log.write_text(traceback.format_exc())
+        except BaseException as exc:
             with ctx:
-                fail(f"internal error: {type(exc).__name__}: {exc} (details in {log})")
+                report_failure(exc)
+
+
+def report_failure(exc: BaseException) -> None:
+    """A failure of a command or of the dashboard as one readable line and a non-zero exit;
+    the traceback of a bug of ours goes to a file the line names, never on screen."""
+    if isinstance(exc, NexusError):
+        fail(str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    if not isinstance(exc, Exception):  # GeneratorExit and the like: not ours to report
+        raise exc
+    log = _crash_log()
+    log.write_text("".join(traceback.format_exception(exc)))
+    fail(f"internal error: {type(exc).__name__}: {exc} (details in {log})")
 
 
 def _crash_log() -> Path:
@@ -100,22 +107,3 @@ def cli(ctx: click.Context, bootstrap: str | None, context: str | None,
 
         launch_tui(bootstrap, context, properties, read_only, refresh)
 
-
-def main() -> None:
-    try:
-        cli(prog_name="nexus-tui")
-    finally:
-        skip_final_collection()
-
-
-def skip_final_collection() -> None:
-    """Spare the exiting process its last cyclic garbage collections.
-
-    Interpreter shutdown runs full collections over everything still alive (a whole snapshot
-    and the modules: BENCHMARKS.md §4) only to free memory the OS takes back anyway. Frozen
-    objects are not examined; everything is still released by reference counting, the Kafka
-    clients are closed and atexit handlers run."""
-    import gc
-
-    gc.disable()
-    gc.freeze()
