@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import asdict
 from typing import Any
 
 import click
+from msgspec.structs import asdict
 
 from core.cluster.admin import KafkaAdmin, NotFound
 from core.config.settings import ConnectionSettings
