@@ -142,6 +142,9 @@ class NexusApp(App):
         self._gc_timer: Timer | None = None
         self._previewed: DataSource | None = None  # the source whose preview was asked for
         self._typed_ahead: str | None = None  # the view of a key typed before the first view
+        #: while a view is being switched to, the stylesheet refreshes asked for (show_view)
+        self._css_refreshes_held: int | None = None
+        self._first_view = False  # the first main view is being switched to (show_view)
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -188,7 +191,7 @@ class NexusApp(App):
         # is not built on the way.
         for _ in range(TYPEAHEAD_LOOP_TURNS):
             await asyncio.sleep(0)
-        self.switch_mode(self._typed_ahead or "overview")
+        self.show_view(self._typed_ahead or "overview")
 
     def configure(self) -> bool:
         """Read the configuration (once; NexusApp's `configure`), after the first view is
@@ -254,7 +257,38 @@ class NexusApp(App):
         if name in WRITE_VIEWS and self.read_only:
             self.notify("read-only: dispatch is not available", severity="warning")
             return
-        self.switch_mode(name)
+        self.show_view(name)
+
+    def show_view(self, name: str) -> None:
+        """Switch to a main view (a mode); the first one is painted as soon as it is ready.
+
+        As a mode's screen is first shown, Textual refreshes the whole stylesheet (parse it
+        again, apply it to every node) twice, once as the mode is set up and once as it becomes
+        current, though no CSS changed in between: at start, most of the CPU between choosing
+        the first view and its first frame (BENCHMARKS.md §10). Both are held during the
+        switch and made once, after the next frame; the new screen and its widgets are styled
+        as they mount in any case. The switch also holds every frame for 50 ms
+        (`delay_update`), to hide the old screen giving way to the new: the first view has
+        nothing before it to hide, so it is not held."""
+        self._first_view = self._current() is None
+        self._css_refreshes_held = 0
+        try:
+            self.switch_mode(name)
+        finally:
+            held, self._css_refreshes_held = self._css_refreshes_held, None
+            self._first_view = False
+        if held:
+            self.call_after_refresh(self.refresh_css)
+
+    def refresh_css(self, animate: bool = True) -> None:
+        if self._css_refreshes_held is not None:  # show_view makes it after the frame
+            self._css_refreshes_held += 1
+            return
+        super().refresh_css(animate)
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._first_view:  # see show_view
+            super().delay_update(delay)
 
     def collect_after_paint(self, screen: NexusScreen) -> None:
         """A full garbage collection once the view is painted (GC_AFTER_PAINT_S); screens

@@ -207,3 +207,55 @@ async def test_a_preview_in_before_the_first_view_is_in_that_view_s_first_rows(m
         assert rows_when_handled[0] == len(source.pulse.view.topics) > 0, rows_when_handled
         source.release.set()
         await wait_on(pilot, lambda: app.refresh_count == 1, 10, "the first refresh")
+
+
+async def test_a_view_switch_restyles_once_after_it_and_the_first_is_not_held(monkeypatch):
+    """Textual re-parses the whole stylesheet twice as a mode's screen is first shown and
+    holds frames for 50 ms (`delay_update`) at every switch. NexusApp.show_view makes the two
+    refreshes one, after the switch; and the first view, with nothing on screen before it,
+    is not held (BENCHMARKS.md §10: most of the time from choosing the first view to its
+    first frame). Later switches are held as Textual holds them."""
+    from textual.app import App
+    from textual.css.stylesheet import Stylesheet
+
+    events: list[str] = []
+
+    def spy(cls: type, name: str, label: str) -> None:
+        real = getattr(cls, name)
+
+        def wrapper(*args, **kwargs):
+            events.append(label)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(cls, name, wrapper)
+
+    spy(Stylesheet, "reparse", "reparse")
+    spy(App, "delay_update", "hold")
+    real_switch = App.switch_mode
+
+    def switch(self, mode):
+        events.append(f"switch to {mode}")
+        try:
+            return real_switch(self, mode)
+        finally:
+            events.append("switched")
+
+    monkeypatch.setattr(App, "switch_mode", switch)
+    app = recorded_app("2")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_on(pilot, lambda: app.current_mode == "topics"
+                      and app.screen.query_one(KeyedTable).row_count > 0, 10, "the topics")
+        await pilot.pause()
+        first = events[events.index("switch to topics"):]
+        # (the typed key, handled once the view is open, switches to it again: a no-op)
+        assert "hold" not in first and first.count("reparse") == 1, events
+        assert first[-2:] == ["switched", "reparse"], events
+        del events[:]
+        await pilot.press("3")
+        await wait_on(pilot, lambda: app.current_mode == "groups", 10, "the groups")
+        await pilot.pause()
+        assert events == ["switch to groups", "hold", "switched", "reparse"], events
+        del events[:]
+        await pilot.press("2")  # shown before, its styles are current: no restyle at all
+        await pilot.pause()
+        assert events == ["switch to topics", "hold", "switched"], events
