@@ -107,3 +107,4 @@ def skip_final_collection() -> None:
     import gc
 
     gc.disable()
+    gc.freeze()
