@@ -256,7 +256,7 @@ class TopicAdmin(Changes):
             return {"partitions": await self._wait_partitions(name, plan.args["partitions"])}
         if plan.action == "topic.alter":
             await self._alter(plan, validate_only=False)
-            now = await self.configs(name)
+            now = await self._wait_configs(name, plan.detail["set"], plan.detail["delete"])
             return {"configs": {k: now[k].value if k in now else None for k in plan.after}}
         if plan.action == "topic.add-partitions":
             to = plan.after["partitions"]
@@ -324,6 +324,21 @@ class TopicAdmin(Changes):
                 if "UNKNOWN_TOPIC_OR_PART" in str(exc):
                     raise NotFound(f"{what}: the topic does not exist") from None
                 raise ConfigError(str(exc)) from None
+
+    async def _wait_configs(self, name: str, to_set: Mapping[str, str],
+                            to_delete: Sequence[str]) -> dict[str, ConfigValue]:
+        """The topic's configs once they show the change: the controller acknowledges an
+        alter before every broker has applied it, so a DescribeConfigs right after it may
+        still answer the old values (seen in CI). The last read if the deadline passes."""
+        deadline = time.monotonic() + max(10.0, self.admin.timeout)
+        override = _SOURCES[ConfigSource.DYNAMIC_TOPIC_CONFIG]
+        while True:
+            now = await self.configs(name)
+            applied = (all(k in now and now[k].value == v for k, v in to_set.items())
+                       and all(k not in now or now[k].source != override for k in to_delete))
+            if applied or time.monotonic() >= deadline:
+                return now
+            await asyncio.sleep(0.1)  # config propagation, bounded by the deadline above
 
     async def _wait_partitions(self, name: str, count: int) -> int:
         """The partition count the cluster's metadata shows, once it shows `count`."""
