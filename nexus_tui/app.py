@@ -267,7 +267,7 @@ class NexusApp(App):
         current, though no CSS changed in between: at start, most of the CPU between choosing
         the first view and its first frame (BENCHMARKS.md §10). Both are held during the
         switch and made once, after the next frame; the new screen and its widgets are styled
-        as they mount in any case. The switch also holds every frame for 50 ms
+        as they mount in any case. The switch also holds every frame a moment
         (`delay_update`), to hide the old screen giving way to the new: the first view has
         nothing before it to hide, so it is not held."""
         self._first_view = self._current() is None
