@@ -10,9 +10,9 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import (
@@ -44,6 +44,8 @@ from core.cluster.admin_plan import (
 from core.cluster.change import Changes
 from core.cluster.snapshot import ClusterSnapshot, TopicInfo
 from core.errors import ConfigError, NexusError
+
+T = TypeVar("T")
 
 _SOURCES = {
     ConfigSource.DYNAMIC_TOPIC_CONFIG: "dynamic",
@@ -329,31 +331,34 @@ class TopicAdmin(Changes):
                             to_delete: Sequence[str]) -> dict[str, ConfigValue]:
         """The topic's configs once they show the change: the controller acknowledges an
         alter before every broker has applied it, so a DescribeConfigs right after it may
-        still answer the old values (seen in CI). The last read if the deadline passes."""
-        deadline = time.monotonic() + max(10.0, self.admin.timeout)
+        still answer the old values (seen in CI)."""
         override = _SOURCES[ConfigSource.DYNAMIC_TOPIC_CONFIG]
-        while True:
-            now = await self.configs(name)
-            applied = (all(k in now and now[k].value == v for k, v in to_set.items())
-                       and all(k not in now or now[k].source != override for k in to_delete))
-            if applied or time.monotonic() >= deadline:
-                return now
-            await asyncio.sleep(0.1)  # config propagation, bounded by the deadline above
+        return await self._once_settled(
+            lambda: self.configs(name),
+            lambda now: (all(k in now and now[k].value == v for k, v in to_set.items())
+                         and all(k not in now or now[k].source != override
+                                 for k in to_delete)))
 
     async def _wait_partitions(self, name: str, count: int) -> int:
         """The partition count the cluster's metadata shows, once it shows `count`."""
-        deadline = time.monotonic() + max(10.0, self.admin.timeout)
-        seen = 0
-        while time.monotonic() < deadline:
+        async def partitions() -> int:
             try:
-                seen = await self.admin.partitions_of(name)
+                return await self.admin.partitions_of(name)
             except NotFound:
-                seen = 0
-            if seen >= count:
-                return seen
-            await asyncio.sleep(0.1)  # metadata propagation, bounded by the deadline above
-        return seen
+                return 0
 
+        return await self._once_settled(partitions, lambda seen: seen >= count)
+
+    async def _once_settled(self, read: Callable[[], Awaitable[T]],
+                            settled: Callable[[T], bool]) -> T:
+        """`read()` again until `settled` holds of it (what a change shows once the cluster's
+        brokers have applied it), or its last answer when the deadline passes."""
+        deadline = time.monotonic() + max(10.0, self.admin.timeout)
+        while True:
+            seen = await read()
+            if settled(seen) or time.monotonic() >= deadline:
+                return seen
+            await asyncio.sleep(0.1)  # propagation, bounded by the deadline above
 
 def _commits_on(snap: ClusterSnapshot, topic: str) -> dict[str, dict[int, int]]:
     """group → partition → committed offset, for the groups that committed on `topic`."""
