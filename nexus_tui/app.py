@@ -475,7 +475,11 @@ class NexusApp(App):
         self._update_state()
 
     def _current(self) -> NexusScreen | None:
-        """The screen on top, when it is one of ours (None while the app starts or stops)."""
+        """The screen on top, when it is one of ours (None while the app starts or stops:
+        once Textual begins to shut down, `is_running` is off while it removes each screen's
+        widgets, and the engine's answers may still arrive)."""
+        if not self.is_running:
+            return None
         try:
             screen = self.screen
         except ScreenStackError:  # a timer fired while the app is closing

@@ -259,3 +259,31 @@ async def test_a_view_switch_restyles_once_after_it_and_the_first_is_not_held(mo
         await pilot.press("2")  # shown before, its styles are current: no restyle at all
         await pilot.pause()
         assert events == ["switch to topics", "hold", "switched"], events
+
+
+async def test_a_refresh_answered_while_the_app_shuts_down_is_not_shown():
+    """The engine's answer can reach the app while Textual is taking its screens apart (seen
+    in CI: a refresh handled after the AdminScreen's status line was removed, and the exit
+    raised `NoMatches`). Refreshes keep arriving all through the shutdown here; the exit
+    is clean."""
+    from nexus_tui.app import Refreshed
+
+    app = recorded_app("2")
+    pulse = recorded_pulses(2)[-1]
+    flooding = True
+
+    async def flood() -> None:
+        while flooding:
+            app.post_message(Refreshed(pulse))
+            await asyncio.sleep(0)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_on(pilot, lambda: app.current_mode == "topics"
+                      and app.screen.query_one(KeyedTable).row_count > 0, 10, "the topics")
+        await pilot.press("c")  # a screen pushed over the view: removed widget by widget
+        await wait_on(pilot, lambda: type(app.screen).__name__ == "AdminScreen", 5, "admin")
+        task = asyncio.create_task(flood())
+        await pilot.pause()
+        assert app.refresh_count > 1  # the flood reaches the app while it runs
+    flooding = False
+    await task
