@@ -184,14 +184,24 @@ class NexusApp(App):
             self.set_keymap(self.options.keymap)
         if not self.configured:  # at the latest: a cluster that does not answer soon
             self.set_timer(CONFIGURE_AT_LATEST_S, self.configure)
-        self.action_refresh()
         # A view's key typed while the tool started (`nexus-tui -b B`, then `2`) is read by
         # Textual's input thread and reaches the app's queue a couple of event-loop turns
         # after the mount (post_message notes it): that view opens first, and the overview
         # is not built on the way.
         for _ in range(TYPEAHEAD_LOOP_TURNS):
             await asyncio.sleep(0)
+        # Textual runs on_mount inside its start-up batch, which holds every frame: a view
+        # switched to here would be laid out and rendered for nothing, then again once the
+        # terminal's size arrives. From the app's queue it opens as the start-up ends, after
+        # that size, and the frame it renders first is the one shown (BENCHMARKS.md §10).
+        self.call_later(self._open_first_view)
+
+    def _open_first_view(self) -> None:
+        """The first view, then the first refresh: what the refresh answers (the preview, a
+        failure, a bad configuration) always finds a view to show it in. The engine has been
+        reading the metadata since the launch (LiveSource.start), so nothing waits longer."""
         self.show_view(self._typed_ahead or "overview")
+        self.action_refresh()
 
     def configure(self) -> bool:
         """Read the configuration (once; NexusApp's `configure`), after the first view is

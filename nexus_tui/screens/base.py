@@ -97,6 +97,8 @@ class NexusScreen(Screen):
         # the view's data is painted first (BENCHMARKS.md §10)
 
     async def _mount_footer(self) -> None:
+        if not self.is_attached:  # the app is ending (a bad configuration, found at start)
+            return
         await self.mount(Footer())
         self.refresh_bindings()  # the Footer shows the keys when told they are ready
 
