@@ -201,6 +201,7 @@ class NexusApp(App):
         failure, a bad configuration) always finds a view to show it in. The engine has been
         reading the metadata since the launch (LiveSource.start), so nothing waits longer."""
         self.show_view(self._typed_ahead or "overview")
+        self.call_after_refresh(gc.enable)  # off while the tool started (launch_tui)
         self.action_refresh()
 
     def configure(self) -> bool:

@@ -13,6 +13,7 @@ cluster's metadata). The configuration is read twice, each time where it is need
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -33,6 +34,10 @@ def launch_tui(bootstrap: str | None, context: str | None, properties: tuple[str
                read_only: bool, refresh: float | None) -> None:
     """The engine child is started first: its interpreter starts, resolves the connection and
     reads the cluster's metadata while this process imports and builds the UI."""
+    # No cyclic collection until the first view is painted (NexusApp re-enables it then):
+    # what the start allocates is modules, classes, styles and widgets that live as long as
+    # the app, and a full collection walking them delayed the first frame (BENCHMARKS.md §10).
+    gc.disable()
     from core.engine import ENGINE_MODULE
     from core.engine.spawn import start_early, stop_early
 

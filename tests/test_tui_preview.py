@@ -4,6 +4,7 @@ preview) before the engine's first refresh, which reads offsets and groups, has 
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import threading
@@ -238,6 +239,21 @@ async def test_the_first_view_is_laid_out_once_at_the_terminal_s_size(monkeypatc
         await pilot.pause()
         assert "size" in app.order and app.order[-1] == "view", app.order
         assert app.order.count("view") == 1, app.order
+
+
+async def test_the_collector_is_on_again_once_the_first_view_is_painted():
+    """launch_tui turns the cyclic collector off while the tool starts (what it allocates
+    lives as long as the app); the app turns it on once its first view is painted. Left off,
+    every refresh's cyclic garbage would stay in memory for as long as the TUI runs."""
+    gc.disable()
+    try:
+        app = recorded_app("2")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_on(pilot, lambda: gc.isenabled(), 10, "the collector on again")
+            assert app.current_mode == "topics"
+            assert app.screen.query_one(KeyedTable).row_count > 0
+    finally:
+        gc.enable()
 
 
 async def test_a_view_switch_restyles_once_after_it_and_the_first_is_not_held(monkeypatch):
