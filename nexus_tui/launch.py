@@ -33,11 +33,21 @@ TUI_MAX_TIMEOUT_S = 5.0
 def launch_tui(bootstrap: str | None, context: str | None, properties: tuple[str, ...],
                read_only: bool, refresh: float | None) -> None:
     """The engine child is started first: its interpreter starts, resolves the connection and
-    reads the cluster's metadata while this process imports and builds the UI."""
-    # No cyclic collection until the first view is painted (NexusApp re-enables it then):
-    # what the start allocates is modules, classes, styles and widgets that live as long as
-    # the app, and a full collection walking them delayed the first frame (BENCHMARKS.md §10).
+    reads the cluster's metadata while this process imports and builds the UI.
+
+    No cyclic collection until the first view is painted (NexusApp turns the collector on
+    then; this function, on its way out, whatever ended it): what the start allocates is
+    modules, classes, styles and widgets that live as long as the app, and a full collection
+    walking them delayed the first frame (BENCHMARKS.md §10)."""
     gc.disable()
+    try:
+        _launch(bootstrap, context, properties, read_only, refresh)
+    finally:
+        gc.enable()
+
+
+def _launch(bootstrap: str | None, context: str | None, properties: tuple[str, ...],
+            read_only: bool, refresh: float | None) -> None:
     from core.engine import ENGINE_MODULE
     from core.engine.spawn import start_early, stop_early
 
